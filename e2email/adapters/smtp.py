@@ -1,0 +1,379 @@
+"""A small SMTP submission client (RFC 5321, 3207, 4954, 6409) that cannot be talked out of TLS.
+
+Why not smtplib: it silently keeps bytes that arrive between the STARTTLS reply and the
+handshake, logs ``AUTH PLAIN <base64>`` at debug level, calls getfqdn(), and would let a
+caller AUTH in clear. Here:
+
+* TLS is mandatory: implicit (465) or STARTTLS (587); a server that does not offer
+  STARTTLS, refuses it, or fails verification gets nothing, not even EHLO's follow-up.
+* Bytes received after the ``220`` to STARTTLS and before the handshake are fatal
+  (RFC 3207 5; "NO STARTTLS", USENIX Security 2021). Capabilities are re-read after TLS.
+* AUTH is only ever sent on a TLS connection; the credential never reaches a log.
+* Replies are values; only faults raise (``TemporaryFailure``, ``PermanentFailure``...).
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import socket
+import ssl
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from e2email.adapters import tls
+from e2email.adapters.dns import Resolver
+from e2email.errors import (
+    AuthenticationError,
+    PermanentFailure,
+    ProtocolViolation,
+    TemporaryFailure,
+    TLSError,
+)
+
+log = logging.getLogger("e2email.smtp")
+
+MAX_LINE = 4096
+MAX_REPLY_LINES = 200
+CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One SMTP reply: the code and its text lines."""
+
+    code: int
+    lines: tuple[str, ...]
+
+    @property
+    def text(self) -> str:
+        """The reply as one line, for messages."""
+        return f"{self.code} " + " / ".join(self.lines)
+
+    @property
+    def ok(self) -> bool:
+        """2xx."""
+        return 200 <= self.code < 300
+
+    @property
+    def transient(self) -> bool:
+        """4xx."""
+        return 400 <= self.code < 500
+
+
+@dataclass
+class Capabilities:
+    """The EHLO keywords and their parameters (upper-cased keywords)."""
+
+    keywords: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_reply(cls, reply: Reply) -> Capabilities:
+        """Parse an EHLO reply (RFC 5321 4.1.1.1); the first line is the greeting."""
+        caps: dict[str, str] = {}
+        for line in reply.lines[1:]:
+            word, _, params = line.strip().partition(" ")
+            caps[word.upper()] = params
+        return cls(caps)
+
+    def has(self, word: str) -> bool:
+        """True if the server advertised ``word``."""
+        return word.upper() in self.keywords
+
+    def auth_mechanisms(self) -> set[str]:
+        """The SASL mechanisms of the AUTH keyword."""
+        return {m.upper() for m in self.keywords.get("AUTH", "").split()}
+
+
+class _Conn:
+    """A socket with a reply reader that can tell whether unread bytes are waiting."""
+
+    def __init__(self, sock: socket.socket, host: str) -> None:
+        self.sock, self.host, self.buf = sock, host, b""
+
+    def send(self, data: bytes) -> None:
+        try:
+            self.sock.sendall(data)
+        except OSError as e:
+            raise TemporaryFailure(f"{self.host}: connection lost while sending: {e}") from None
+
+    def _fill(self) -> None:
+        try:
+            chunk = self.sock.recv(CHUNK)
+        except TimeoutError:
+            raise TemporaryFailure(f"{self.host}: timed out waiting for the server") from None
+        except OSError as e:
+            raise TemporaryFailure(f"{self.host}: connection lost: {e}") from None
+        if not chunk:
+            raise TemporaryFailure(f"{self.host}: the server closed the connection")
+        self.buf += chunk
+
+    def readline(self) -> bytes:
+        while b"\n" not in self.buf:
+            if len(self.buf) > MAX_LINE:
+                raise ProtocolViolation(f"{self.host}: reply line too long")
+            self._fill()
+        line, _, self.buf = self.buf.partition(b"\n")
+        return line.rstrip(b"\r")
+
+    def pending(self) -> bool:
+        """True if any byte is buffered or already waiting in the socket."""
+        if self.buf:
+            return True
+        try:
+            self.sock.setblocking(False)
+            return bool(self.sock.recv(1, socket.MSG_PEEK))
+        except (BlockingIOError, InterruptedError):
+            return False
+        except OSError:
+            return False
+        finally:
+            self.sock.setblocking(True)
+
+
+class SmtpSession:
+    """An authenticated-TLS SMTP session. Use ``open()``; close with ``quit()``."""
+
+    def __init__(self, conn: _Conn, host: str, local_hostname: str) -> None:
+        self._conn, self.host, self.local_hostname = conn, host, local_hostname
+        self.capabilities = Capabilities()
+        self.tls_version: str | None = None
+
+    # -- opening ------------------------------------------------------------------------
+
+    @classmethod
+    def open(  # noqa: PLR0913
+        cls,
+        host: str,
+        port: int,
+        *,
+        security: str,
+        context: ssl.SSLContext,
+        resolver: Resolver,
+        timeout: float,
+        pin: str | None = None,
+        local_hostname: str = "localhost",
+    ) -> SmtpSession:
+        """Connect, secure the connection (implicit TLS or STARTTLS) and EHLO over TLS."""
+        sock = resolver.connect(host, port, timeout)
+        try:
+            if security == "tls":
+                sock = cls._handshake(sock, context, host, pin)
+            session = cls(_Conn(sock, host), host, local_hostname)
+            session._greeting()
+            if security != "tls":
+                session._starttls(context, pin)
+            else:
+                session.tls_version = _version(sock)
+                session.ehlo()
+            return session
+        except BaseException:
+            sock.close()
+            raise
+
+    @staticmethod
+    def _handshake(
+        sock: socket.socket, context: ssl.SSLContext, host: str, pin: str | None
+    ) -> ssl.SSLSocket:
+        try:
+            wrapped = context.wrap_socket(sock, server_hostname=host)
+        except (ssl.SSLError, OSError) as e:
+            raise tls.explain(e, host) from None
+        tls.check_pin(wrapped, pin, host)
+        return wrapped
+
+    def _greeting(self) -> None:
+        reply = self._read_reply()
+        if reply.code != 220:
+            raise self._failure("greeting", reply)
+
+    def ehlo(self) -> Capabilities:
+        """Send EHLO and (re)read the capabilities."""
+        reply = self.command(f"EHLO {self.local_hostname}")
+        if not reply.ok:
+            raise self._failure("EHLO", reply)
+        self.capabilities = Capabilities.from_reply(reply)
+        return self.capabilities
+
+    def _starttls(self, context: ssl.SSLContext, pin: str | None) -> None:
+        caps = self.ehlo()
+        if not caps.has("STARTTLS"):
+            raise TLSError(f"{self.host}: the server does not offer STARTTLS; refusing to continue")
+        reply = self.command("STARTTLS")
+        if reply.code != 220:
+            raise TLSError(f"{self.host}: STARTTLS refused: {reply.text}")
+        if self._conn.pending():
+            raise ProtocolViolation(
+                f"{self.host}: the server sent data after its STARTTLS reply and before the "
+                "TLS handshake (STARTTLS injection?); aborting"
+            )
+        wrapped = self._handshake(self._conn.sock, context, self.host, pin)
+        self._conn = _Conn(wrapped, self.host)
+        self.tls_version = _version(wrapped)
+        self.capabilities = Capabilities()
+        self.ehlo()
+
+    # -- commands -----------------------------------------------------------------------
+
+    def _read_reply(self) -> Reply:
+        lines: list[str] = []
+        code = 0
+        while len(lines) < MAX_REPLY_LINES:
+            raw = self._conn.readline()
+            text = raw.decode("utf-8", "replace")
+            if len(text) < 3 or not text[:3].isdigit() or text[3:4] not in ("", " ", "-"):
+                raise ProtocolViolation(f"{self.host}: malformed reply line {text[:80]!r}")
+            if code and int(text[:3]) != code:
+                raise ProtocolViolation(f"{self.host}: inconsistent multi-line reply")
+            code = int(text[:3])
+            lines.append(text[4:])
+            if text[3:4] != "-":
+                log.debug("S: %s", text)
+                return Reply(code, tuple(lines))
+            log.debug("S: %s", text)
+        raise ProtocolViolation(f"{self.host}: reply with too many lines")
+
+    def command(self, line: str, *, log_as: str | None = None) -> Reply:
+        """Send one command line and read its reply. ``log_as`` replaces secrets in logs."""
+        log.debug("C: %s", log_as if log_as is not None else line)
+        self._conn.send(line.encode("utf-8") + b"\r\n")
+        return self._read_reply()
+
+    def _require_tls(self) -> None:
+        if self.tls_version is None:
+            raise TLSError(f"{self.host}: refusing to authenticate without TLS")
+
+    def login(self, username: str, password: str) -> str:
+        """Authenticate with PLAIN or LOGIN (RFC 4616, draft-murchison-sasl-login)."""
+        self._require_tls()
+        mechs = self.capabilities.auth_mechanisms()
+        if "PLAIN" in mechs:
+            token = base64.b64encode(f"\0{username}\0{password}".encode()).decode()
+            reply = self.command(f"AUTH PLAIN {token}", log_as="AUTH PLAIN <credentials hidden>")
+            mech = "PLAIN"
+        elif "LOGIN" in mechs:
+            reply = self._login_mechanism(username, password)
+            mech = "LOGIN"
+        else:
+            offered = " ".join(sorted(mechs)) or "none"
+            raise AuthenticationError(
+                f"{self.host}: no supported AUTH mechanism (offered: {offered})"
+            )
+        self._check_auth(reply)
+        return mech
+
+    def login_oauth(self, username: str, token: str) -> str:
+        """Authenticate with OAUTHBEARER (RFC 7628) or XOAUTH2."""
+        self._require_tls()
+        mechs = self.capabilities.auth_mechanisms()
+        if "OAUTHBEARER" in mechs:
+            raw = f"n,a={username},\x01host={self.host}\x01auth=Bearer {token}\x01\x01"
+            mech = "OAUTHBEARER"
+        elif "XOAUTH2" in mechs:
+            raw = f"user={username}\x01auth=Bearer {token}\x01\x01"
+            mech = "XOAUTH2"
+        else:
+            raise AuthenticationError(f"{self.host}: the server offers no OAuth mechanism")
+        b64 = base64.b64encode(raw.encode()).decode()
+        reply = self.command(f"AUTH {mech} {b64}", log_as=f"AUTH {mech} <token hidden>")
+        if reply.code == 334:
+            reply = self.command("\x01", log_as="<abort>")
+        self._check_auth(reply)
+        return mech
+
+    def _login_mechanism(self, username: str, password: str) -> Reply:
+        reply = self.command("AUTH LOGIN")
+        for value in (username, password):
+            if reply.code != 334:
+                return reply
+            reply = self.command(
+                base64.b64encode(value.encode()).decode(), log_as="<credential hidden>"
+            )
+        return reply
+
+    def _check_auth(self, reply: Reply) -> None:
+        if reply.ok:
+            return
+        if reply.transient:
+            raise TemporaryFailure(f"{self.host}: authentication failed temporarily: {reply.text}")
+        raise AuthenticationError(f"{self.host}: authentication failed: {reply.text}")
+
+    # -- a transaction ------------------------------------------------------------------
+
+    def mail(self, sender: str, params: Iterable[str] = ()) -> None:
+        """MAIL FROM; raise on refusal."""
+        extra = "".join(f" {p}" for p in params)
+        reply = self.command(f"MAIL FROM:<{sender}>{extra}")
+        if not reply.ok:
+            raise self._failure("MAIL FROM", reply)
+
+    def rcpt(self, recipient: str) -> Reply:
+        """RCPT TO; the reply is returned, the caller decides about partial refusals."""
+        return self.command(f"RCPT TO:<{recipient}>")
+
+    def data(self, chunks: Iterable[bytes]) -> Reply:
+        """DATA with CRLF line ends and dot-stuffing; return the final reply."""
+        reply = self.command("DATA")
+        if reply.code != 354:
+            raise self._failure("DATA", reply)
+        buffer = bytearray()
+        for piece in stuffed(chunks):
+            buffer += piece
+            if len(buffer) >= CHUNK:
+                self._conn.send(bytes(buffer))
+                buffer.clear()
+        self._conn.send(bytes(buffer) + b".\r\n")
+        final = self._read_reply()
+        if not final.ok:
+            raise self._failure("end of DATA", final)
+        return final
+
+    def reset(self) -> None:
+        """RSET, ignoring the reply."""
+        self.command("RSET")
+
+    def quit(self) -> None:
+        """QUIT and close, never raising."""
+        try:
+            self.command("QUIT")
+        except Exception:  # noqa: S110  (the transaction is already settled)
+            pass
+        finally:
+            self._conn.sock.close()
+
+    def close(self) -> None:
+        """Close without QUIT."""
+        self._conn.sock.close()
+
+    def _failure(self, stage: str, reply: Reply) -> Exception:
+        msg = f"{self.host}: {stage} refused: {reply.text}"
+        if reply.transient:
+            return TemporaryFailure(msg)
+        return PermanentFailure(msg)
+
+
+def stuffed(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """Normalise line ends to CRLF and dot-stuff (RFC 5321 4.5.2), streaming.
+
+    The result always ends with CRLF, so the caller appends only ``.\\r\\n``.
+    """
+    carry = b""
+    for chunk in chunks:
+        data = carry + chunk
+        lines = data.split(b"\n")
+        carry = lines.pop()
+        yield b"".join(_line(ln) for ln in lines)
+    if carry:
+        yield _line(carry)
+
+
+def _line(line: bytes) -> bytes:
+    if line.endswith(b"\r"):
+        line = line[:-1]
+    if line.startswith(b"."):
+        line = b"." + line
+    return line + b"\r\n"
+
+
+def _version(sock: socket.socket) -> str | None:
+    return sock.version() if isinstance(sock, ssl.SSLSocket) else None

@@ -1,0 +1,133 @@
+"""``e2email send``: compose, protect and submit one message."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from e2email.cli.common import mailbox, mailboxes, read_body, runtime
+from e2email.cli.output import STATE, print_json
+from e2email.core.addresses import check_header_value
+from e2email.errors import UsageError
+from e2email.model import Decision
+from e2email.services.send import SendOutcome, SendRequest, send
+
+
+@click.command("send")
+@click.option(
+    "--from", "sender", required=True, metavar="ADDR", help="Sender address (picks the account)."
+)
+@click.option("--to", "to", multiple=True, metavar="ADDR", help="Recipient; repeat for more.")
+@click.option("--cc", multiple=True, metavar="ADDR", help="Carbon-copy recipient; repeatable.")
+@click.option(
+    "--bcc",
+    multiple=True,
+    metavar="ADDR",
+    help="Blind recipient: gets its own copy, never named in others.",
+)
+@click.option("--subject", required=True, metavar="TEXT", help="Subject line.")
+@click.option(
+    "--body-file",
+    metavar="FILE",
+    help="Body text (UTF-8); default: stdin when it is not a terminal.",
+)
+@click.option(
+    "--account",
+    metavar="NAME",
+    help="Account to submit through [default: the one whose from matches].",
+)
+@click.option("--dry-run", is_flag=True, help="Decide and print the plan; send nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan and result as JSON.")
+@click.pass_context
+def send_command(
+    ctx: click.Context,
+    sender: str,
+    to: tuple[str, ...],
+    cc: tuple[str, ...],
+    bcc: tuple[str, ...],
+    subject: str,
+    body_file: str | None,
+    account: str | None,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    """Encrypt and send one message.
+
+    Each recipient's key is looked up; the message is encrypted to it (PGP/MIME). A
+    recipient without a usable key gets the message only if policy allows it; otherwise
+    NOTHING is sent to anyone and the command exits 67 (no key) or 77 (policy).
+
+    \b
+    Example:
+      echo "See you at 10." | e2email send --from alice@example.org \\
+          --to bob@example.net --subject "Meeting"
+    """
+    if not (to or cc or bcc):
+        raise UsageError("no recipients: give at least one --to, --cc or --bcc")
+    req = SendRequest(
+        sender=mailbox(sender, "--from"),
+        to=mailboxes(to, "--to"),
+        cc=mailboxes(cc, "--cc"),
+        bcc=mailboxes(bcc, "--bcc"),
+        subject=check_header_value("--subject", subject),
+        body=read_body(body_file),
+        account=account,
+        dry_run=dry_run,
+    )
+    outcome = send(runtime(ctx), req)
+    if as_json:
+        print_json(outcome_json(outcome, dry_run))
+    else:
+        _print_human(outcome, dry_run)
+
+
+def decision_json(d: Decision) -> dict[str, Any]:
+    """One recipient of the plan, as contract.md's JSON."""
+    return {
+        "address": str(d.recipient.address),
+        "role": d.recipient.role.value,
+        "action": d.action.value,
+        "protocol": d.key.protocol.value if d.key else None,
+        "fingerprint": d.key.fingerprint if d.key else None,
+        "source": d.key.source if d.key else None,
+        "reason": d.reason,
+        "rejected": [
+            {"source": r.source, "reason": r.reason, "fingerprint": r.fingerprint}
+            for r in d.rejected
+        ],
+    }
+
+
+def outcome_json(o: SendOutcome, dry_run: bool) -> dict[str, Any]:
+    """The whole outcome as JSON."""
+    result = None
+    if o.result is not None:
+        result = {
+            "accepted": [str(a) for a in o.result.accepted],
+            "refused": [{"address": str(a), "reply": r} for a, r in o.result.refused],
+            "copies": o.copies,
+        }
+    return {
+        "message_id": o.message_id,
+        "account": o.account,
+        "dry_run": dry_run,
+        "sent": o.result is not None,
+        "recipients": [decision_json(d) for d in o.plan.decisions],
+        "result": result,
+    }
+
+
+def _print_human(o: SendOutcome, dry_run: bool) -> None:
+    for d in o.plan.decisions:
+        how = d.action.value
+        if d.key:
+            how += f" key {d.key.fingerprint} ({d.key.source})"
+        if d.reason:
+            how += f": {d.reason}"
+        STATE.info(f"{d.recipient.address} [{d.recipient.role.value}]: {how}")
+    if dry_run:
+        STATE.info("dry run: nothing sent")
+    elif o.result is not None:
+        copies = "1 copy" if o.copies == 1 else f"{o.copies} copies"
+        STATE.info(f"sent {o.message_id} via {o.account} in {copies}")

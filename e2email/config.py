@@ -1,0 +1,457 @@
+"""Configuration: the TOML file of contract.md, parsed into frozen settings.
+
+``parse()`` is pure: text, the file's path (for messages and relative paths) and the
+environment in, ``Settings`` out, or a ``ConfigError`` that names the file and the key.
+``load()`` is the only function here that reads files or the process environment.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from e2email.errors import ConfigError
+
+ENV_VAR = "E2EMAIL_CONFIG"
+
+SmtpSecurity = Literal["starttls", "tls"]
+ImapSecurity = Literal["tls", "starttls"]
+EncryptPolicy = Literal["required", "opportunistic", "never"]
+TRANSPORT_LADDER = ("unknown", "plaintext", "unverified-tls", "verified-tls", "mta-sts", "dane")
+DISCOVERY_METHODS = ("local", "wkd", "ldap", "dane")
+
+
+@dataclass(frozen=True)
+class Account:
+    """One submission (and optionally IMAP) account."""
+
+    name: str
+    from_: tuple[str, ...]
+    smtp_host: str
+    smtp_port: int
+    smtp_security: SmtpSecurity
+    username: str | None
+    password_command: str | None
+    tls_fingerprint: str | None
+    imap_host: str | None
+    imap_port: int
+    imap_security: ImapSecurity
+
+
+@dataclass(frozen=True)
+class OpenPGPSettings:
+    """How gpg is used."""
+
+    gnupghome: Path | None = None
+    gpg_binary: str = "gpg"
+    sign: bool = True
+    encrypt_to_self: bool = True
+
+
+@dataclass(frozen=True)
+class SmimeSettings:
+    """Own S/MIME identity and the anchors recipients' certificates must chain to."""
+
+    certificate: Path | None = None
+    private_key: Path | None = None
+    trust_anchors: Path | None = None
+    passphrase_command: str | None = None
+
+
+@dataclass(frozen=True)
+class LdapDirectory:
+    """A directory that answers for some recipient domains."""
+
+    url: str
+    base: str
+    domains: tuple[str, ...]
+    bind_dn: str | None = None
+
+
+@dataclass(frozen=True)
+class DiscoverySettings:
+    """Key discovery: which methods, in which order."""
+
+    methods: tuple[str, ...] = ("local", "wkd", "ldap")
+    ldap: tuple[LdapDirectory, ...] = ()
+
+
+@dataclass(frozen=True)
+class NetworkSettings:
+    """Resolver, trust anchors and timeouts for every network client."""
+
+    nameservers: tuple[str, ...] = ()
+    trust_ad: Literal["auto"] | bool = "auto"
+    ca_file: Path | None = None
+    smtp_probe_port: int = 25
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True)
+class RecipientPolicy:
+    """A per-domain or per-address override of the policy."""
+
+    encrypt: EncryptPolicy | None = None
+    transport_floor: str | None = None
+
+
+@dataclass(frozen=True)
+class PolicySettings:
+    """When to encrypt and what transport is good enough without a key."""
+
+    encrypt: EncryptPolicy = "opportunistic"
+    transport_floor: str = "verified-tls"
+    recipients: Mapping[str, RecipientPolicy] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SecretsSettings:
+    """Where passwords come from."""
+
+    allow_insecure_keyring: bool = False
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The whole configuration. ``source`` is the file it came from, if any."""
+
+    source: Path | None = None
+    accounts: Mapping[str, Account] = field(default_factory=dict)
+    openpgp: OpenPGPSettings = field(default_factory=OpenPGPSettings)
+    smime: SmimeSettings = field(default_factory=SmimeSettings)
+    discovery: DiscoverySettings = field(default_factory=DiscoverySettings)
+    network: NetworkSettings = field(default_factory=NetworkSettings)
+    policy: PolicySettings = field(default_factory=PolicySettings)
+    secrets: SecretsSettings = field(default_factory=SecretsSettings)
+
+
+T = TypeVar("T")
+Table = Mapping[str, Any]
+
+
+class _Reader:
+    """Walks one TOML table, converting values and naming the key on any mistake."""
+
+    def __init__(self, ctx: _Context, table: Table, prefix: str) -> None:
+        self.ctx, self.table, self.prefix = ctx, table, prefix
+        self.seen: set[str] = set()
+
+    def key(self, name: str) -> str:
+        return f"{self.prefix}.{name}" if self.prefix else name
+
+    def fail(self, name: str, problem: str) -> ConfigError:
+        return self.ctx.fail(self.key(name), problem)
+
+    def get(self, name: str, conv: Callable[[_Reader, str, Any], T], default: T) -> T:
+        self.seen.add(name)
+        if name not in self.table:
+            return default
+        return conv(self, name, self.table[name])
+
+    def require(self, name: str, conv: Callable[[_Reader, str, Any], T]) -> T:
+        if name not in self.table:
+            raise self.fail(name, "is required")
+        self.seen.add(name)
+        return conv(self, name, self.table[name])
+
+    def finish(self) -> None:
+        """Refuse keys that nothing read: a typo must not silently become a default."""
+        for name in self.table:
+            if name not in self.seen:
+                close = difflib.get_close_matches(name, sorted(self.seen), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise self.fail(name, f"unknown key{hint}")
+
+
+@dataclass(frozen=True)
+class _Context:
+    source: Path | None
+    env: Mapping[str, str]
+
+    def fail(self, key: str, problem: str) -> ConfigError:
+        where = str(self.source) if self.source else "configuration"
+        return ConfigError(f"{where}: {key}: {problem}")
+
+    def path(self, text: str) -> Path:
+        """Expand ~ and make relative paths relative to the configuration file's directory."""
+        if text == "~" or text.startswith("~/"):
+            home = self.env.get("HOME")
+            if not home:
+                raise ValueError("~ used but HOME is not set")
+            text = home + text[1:]
+        p = Path(text)
+        if not p.is_absolute() and self.source is not None:
+            p = self.source.parent / p
+        return p
+
+
+def _str(r: _Reader, name: str, v: Any) -> str:
+    if not isinstance(v, str) or not v:
+        raise r.fail(name, f"expected a non-empty string, got {v!r}")
+    return v
+
+
+def _opt_str(r: _Reader, name: str, v: Any) -> str | None:
+    return _str(r, name, v)
+
+
+def _bool(r: _Reader, name: str, v: Any) -> bool:
+    if not isinstance(v, bool):
+        raise r.fail(name, f"expected true or false, got {v!r}")
+    return v
+
+
+def _port(r: _Reader, name: str, v: Any) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 65535:
+        raise r.fail(name, f"expected a port number from 1 to 65535, got {v!r}")
+    return v
+
+
+def _positive(r: _Reader, name: str, v: Any) -> float:
+    if isinstance(v, bool) or not isinstance(v, int | float) or v <= 0:
+        raise r.fail(name, f"expected a positive number of seconds, got {v!r}")
+    return float(v)
+
+
+def _path(r: _Reader, name: str, v: Any) -> Path | None:
+    try:
+        return r.ctx.path(_str(r, name, v))
+    except ValueError as e:
+        raise r.fail(name, str(e)) from None
+
+
+def _str_list(r: _Reader, name: str, v: Any) -> tuple[str, ...]:
+    if isinstance(v, str):
+        v = [v]
+    if not isinstance(v, list) or not all(isinstance(x, str) and x for x in v):
+        raise r.fail(name, f"expected a list of strings, got {v!r}")
+    return tuple(v)
+
+
+def _choice(*allowed: str) -> Callable[[_Reader, str, Any], Any]:
+    def conv(r: _Reader, name: str, v: Any) -> Any:
+        if v not in allowed:
+            raise r.fail(name, f"expected one of {', '.join(allowed)}; got {v!r}")
+        return v
+
+    return conv
+
+
+def _table(r: _Reader, name: str, v: Any) -> Table:
+    if not isinstance(v, dict):
+        raise r.fail(name, f"expected a table, got {v!r}")
+    return v
+
+
+def _account(ctx: _Context, name: str, table: Table) -> Account:
+    r = _Reader(ctx, table, f"accounts.{name}")
+    security: SmtpSecurity = r.get("smtp_security", _choice("starttls", "tls"), "starttls")
+    fingerprint = r.get("tls_fingerprint", _fingerprint, None)
+    account = Account(
+        name=name,
+        from_=r.require("from", _str_list),
+        smtp_host=r.require("smtp_host", _str),
+        smtp_port=r.get("smtp_port", _port, 587 if security == "starttls" else 465),
+        smtp_security=security,
+        username=r.get("username", _opt_str, None),
+        password_command=r.get("password_command", _opt_str, None),
+        tls_fingerprint=fingerprint,
+        imap_host=r.get("imap_host", _opt_str, None),
+        imap_port=r.get("imap_port", _port, 993),
+        imap_security=r.get("imap_security", _choice("tls", "starttls"), "tls"),
+    )
+    r.finish()
+    return account
+
+
+def _fingerprint(r: _Reader, name: str, v: Any) -> str:
+    text = _str(r, name, v).lower()
+    algo, _, digest = text.partition(":")
+    digest = digest.replace(":", "")
+    if algo != "sha256" or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise r.fail(name, "expected 'sha256:' followed by 64 hex digits")
+    return f"sha256:{digest}"
+
+
+def _openpgp(ctx: _Context, table: Table) -> OpenPGPSettings:
+    r = _Reader(ctx, table, "openpgp")
+    default_home = ctx.path(ctx.env["GNUPGHOME"]) if ctx.env.get("GNUPGHOME") else None
+    s = OpenPGPSettings(
+        gnupghome=r.get("gnupghome", _path, default_home),
+        gpg_binary=r.get("gpg_binary", _str, "gpg"),
+        sign=r.get("sign", _bool, True),
+        encrypt_to_self=r.get("encrypt_to_self", _bool, True),
+    )
+    r.finish()
+    return s
+
+
+def _smime(ctx: _Context, table: Table) -> SmimeSettings:
+    r = _Reader(ctx, table, "smime")
+    s = SmimeSettings(
+        certificate=r.get("certificate", _path, None),
+        private_key=r.get("private_key", _path, None),
+        trust_anchors=r.get("trust_anchors", _path, None),
+        passphrase_command=r.get("passphrase_command", _opt_str, None),
+    )
+    r.finish()
+    return s
+
+
+def _ldap(ctx: _Context, index: int, table: Any) -> LdapDirectory:
+    if not isinstance(table, dict):
+        raise ctx.fail(f"discovery.ldap[{index}]", "expected a table")
+    r = _Reader(ctx, table, f"discovery.ldap[{index}]")
+    url = r.require("url", _str)
+    if not url.startswith(("ldap://", "ldaps://")):
+        raise r.fail("url", f"expected ldap:// or ldaps://, got {url!r}")
+    d = LdapDirectory(
+        url=url,
+        base=r.require("base", _str),
+        domains=tuple(x.lower() for x in r.require("domains", _str_list)),
+        bind_dn=r.get("bind_dn", _opt_str, None),
+    )
+    r.finish()
+    return d
+
+
+def _discovery(ctx: _Context, table: Table) -> DiscoverySettings:
+    r = _Reader(ctx, table, "discovery")
+    methods = r.get("methods", _str_list, DiscoverySettings.methods)
+    for m in methods:
+        if m not in DISCOVERY_METHODS:
+            raise r.fail("methods", f"unknown method {m!r}; known: {', '.join(DISCOVERY_METHODS)}")
+    raw_ldap: Any = r.get("ldap", lambda _r, _n, v: v, [])
+    if not isinstance(raw_ldap, list):
+        raise r.fail("ldap", "expected an array of tables ([[discovery.ldap]])")
+    s = DiscoverySettings(
+        methods=methods, ldap=tuple(_ldap(ctx, i, t) for i, t in enumerate(raw_ldap))
+    )
+    r.finish()
+    return s
+
+
+def _nameserver(r: _Reader, name: str, v: Any) -> tuple[str, ...]:
+    from e2email.core.hostport import parse_hostport
+
+    servers = _str_list(r, name, v)
+    for s in servers:
+        try:
+            parse_hostport(s, default_port=53)
+        except ValueError as e:
+            raise r.fail(name, str(e)) from None
+    return servers
+
+
+def _trust_ad(r: _Reader, name: str, v: Any) -> Literal["auto"] | bool:
+    if v == "auto" or isinstance(v, bool):
+        return v  # type: ignore[no-any-return]
+    raise r.fail(name, f'expected "auto", true or false; got {v!r}')
+
+
+def _network(ctx: _Context, table: Table) -> NetworkSettings:
+    r = _Reader(ctx, table, "network")
+    s = NetworkSettings(
+        nameservers=r.get("nameservers", _nameserver, ()),
+        trust_ad=r.get("trust_ad", _trust_ad, "auto"),
+        ca_file=r.get("ca_file", _path, None),
+        smtp_probe_port=r.get("smtp_probe_port", _port, 25),
+        timeout=r.get("timeout", _positive, 30.0),
+    )
+    r.finish()
+    return s
+
+
+_encrypt = _choice("required", "opportunistic", "never")
+_floor = _choice(*TRANSPORT_LADDER)
+
+
+def _recipient_policy(ctx: _Context, name: str, table: Any) -> RecipientPolicy:
+    r = _Reader(ctx, table if isinstance(table, dict) else {}, f"policy.recipients.{name!r}")
+    if not isinstance(table, dict):
+        raise ctx.fail(r.prefix, "expected a table")
+    p = RecipientPolicy(
+        encrypt=r.get("encrypt", _encrypt, None),
+        transport_floor=r.get("transport_floor", _floor, None),
+    )
+    r.finish()
+    return p
+
+
+def _policy(ctx: _Context, table: Table) -> PolicySettings:
+    r = _Reader(ctx, table, "policy")
+    recipients: Table = r.get("recipients", _table, {})
+    s = PolicySettings(
+        encrypt=r.get("encrypt", _encrypt, "opportunistic"),
+        transport_floor=r.get("transport_floor", _floor, "verified-tls"),
+        recipients={k.lower(): _recipient_policy(ctx, k, v) for k, v in recipients.items()},
+    )
+    r.finish()
+    return s
+
+
+def _secrets(ctx: _Context, table: Table) -> SecretsSettings:
+    r = _Reader(ctx, table, "secrets")
+    s = SecretsSettings(allow_insecure_keyring=r.get("allow_insecure_keyring", _bool, False))
+    r.finish()
+    return s
+
+
+def parse(
+    text: str, *, source: Path | None = None, env: Mapping[str, str] | None = None
+) -> Settings:
+    """Parse configuration text into Settings. Pure: reads no file and no process state."""
+    ctx = _Context(source, env if env is not None else {})
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ctx.fail("(syntax)", f"not valid TOML: {e}") from None
+    r = _Reader(ctx, data, "")
+    accounts: Table = r.get("accounts", _table, {})
+    settings = Settings(
+        source=source,
+        accounts={n: _account(ctx, n, _table(r, f"accounts.{n}", t)) for n, t in accounts.items()},
+        openpgp=_openpgp(ctx, r.get("openpgp", _table, {})),
+        smime=_smime(ctx, r.get("smime", _table, {})),
+        discovery=_discovery(ctx, r.get("discovery", _table, {})),
+        network=_network(ctx, r.get("network", _table, {})),
+        policy=_policy(ctx, r.get("policy", _table, {})),
+        secrets=_secrets(ctx, r.get("secrets", _table, {})),
+    )
+    r.finish()
+    return settings
+
+
+def default_path(env: Mapping[str, str]) -> Path | None:
+    """$XDG_CONFIG_HOME/e2email/config.toml, or ~/.config/e2email/config.toml."""
+    base = env.get("XDG_CONFIG_HOME") or (env["HOME"] + "/.config" if env.get("HOME") else None)
+    return Path(base) / "e2email" / "config.toml" if base else None
+
+
+def locate(explicit: str | None, env: Mapping[str, str]) -> tuple[Path | None, bool]:
+    """Which file to read, and whether the user named it (then it must exist)."""
+    if explicit:
+        return Path(explicit), True
+    if env.get(ENV_VAR):
+        return Path(env[ENV_VAR]), True
+    return default_path(env), False
+
+
+def load(explicit: str | None = None) -> Settings:
+    """Read the configuration file (``--config``, ``$E2EMAIL_CONFIG`` or the XDG default)."""
+    env = dict(os.environ)
+    path, named = locate(explicit, env)
+    if path is None or (not named and not path.exists()):
+        return parse("", source=None, env=env)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: configuration file not found") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: cannot read configuration: {e}") from None
+    return parse(text, source=path.absolute(), env=env)

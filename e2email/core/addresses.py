@@ -1,0 +1,77 @@
+"""Strict mailbox parsing (RFC 5321 4.1.2, RFC 5322 3.4, RFC 6531) and header-value checks.
+
+CPython's ``email.utils.parseaddr`` accepts inputs it then misreads (CVE-2023-27043), and
+3.11.x can serialise a decoded newline as a new header (CVE-2024-6923). Everything that
+reaches an envelope or a header goes through here first.
+"""
+
+from __future__ import annotations
+
+import re
+
+from e2email.errors import HeaderInjectionError, MessageError, UsageError
+from e2email.model import Address
+
+# atext of RFC 5322 3.2.3, plus any non-ASCII character (RFC 6531 UTF8-non-ascii).
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-\u0080-\U0010ffff]"
+_DOT_ATOM = rf"{_ATEXT}+(?:\.{_ATEXT}+)*"
+_QUOTED = r'"(?:[\x20\x21\x23-\x5b\x5d-\x7e\u0080-\U0010ffff]|\\[\x20-\x7e])*"'
+_LDH_END = r"[A-Za-z0-9\u0080-\U0010ffff]"
+_LABEL = rf"(?:{_LDH_END}(?:[A-Za-z0-9\-\u0080-\U0010ffff]{{0,61}}{_LDH_END})?)"
+_DOMAIN = rf"{_LABEL}(?:\.{_LABEL})*"
+_ADDR_SPEC = re.compile(rf"({_DOT_ATOM}|{_QUOTED})@({_DOMAIN})")
+_NAME_ADDR = re.compile(r"\s*(?P<name>[^<>]*?)\s*<(?P<spec>[^<>]*)>\s*")
+
+_SPECIALS = '()<>[]:;@\\,"'
+MAX_LOCAL = 64
+MAX_DOMAIN = 255
+
+
+def parse_addr_spec(text: str) -> Address:
+    """Parse a bare ``local@domain``; raise MessageError saying what is wrong."""
+    if any(c in text for c in "\r\n\0"):
+        raise HeaderInjectionError(f"address contains a line break or NUL: {text!r}")
+    m = _ADDR_SPEC.fullmatch(text)
+    if m is None:
+        raise MessageError(f"not a valid mail address: {text!r}")
+    local, domain = m.group(1), m.group(2)
+    if len(local.encode()) > MAX_LOCAL or len(domain.encode()) > MAX_DOMAIN:
+        raise MessageError(f"address too long: {text!r}")
+    return Address(local, domain)
+
+
+def parse_mailbox(text: str) -> tuple[str, Address]:
+    """Parse ``addr`` or ``Display Name <addr>``; return (display name, address)."""
+    text = text.strip()
+    m = _NAME_ADDR.fullmatch(text)
+    if m is None:
+        return "", parse_addr_spec(text)
+    name = m.group("name").strip()
+    if name.startswith('"') and name.endswith('"') and len(name) >= 2:
+        name = name[1:-1]
+    elif any(c in _SPECIALS for c in name):
+        raise MessageError(f"display name has unquoted special characters: {text!r}")
+    check_header_value("display name", name)
+    return name, parse_addr_spec(m.group("spec").strip())
+
+
+def parse_recipient_argument(text: str) -> Address:
+    """A recipient given on a command line: refuse option look-alikes (``-oQ/tmp``)."""
+    if text.startswith("-"):
+        raise UsageError(f"refusing recipient that starts with '-': {text!r}")
+    return parse_mailbox(text)[1]
+
+
+def check_header_value(name: str, value: str) -> str:
+    """Refuse a decoded header value that would break out of its header line."""
+    if any(c in value for c in "\r\n\0"):
+        raise HeaderInjectionError(f"{name} contains a line break or NUL; refusing to send")
+    return value
+
+
+def domain_ascii(domain: str) -> str:
+    """The domain as A-labels (IDNA) for DNS and TLS; lower-cased."""
+    try:
+        return domain.encode("idna").decode("ascii").lower()
+    except UnicodeError as e:
+        raise MessageError(f"domain {domain!r} is not a valid IDN: {e}") from None

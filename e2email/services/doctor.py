@@ -1,0 +1,95 @@
+"""The checks behind ``e2email doctor``; each returns a value, none raises."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from e2email.adapters import secrets
+from e2email.errors import E2emailError
+from e2email.services.runtime import Runtime
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of the report: ``ok``, ``warn`` or ``fail``, and what was seen or what to do."""
+
+    name: str
+    status: str
+    detail: str
+
+
+def _config(rt: Runtime) -> Check:
+    src = rt.settings.source
+    if src is None:
+        return Check(
+            "config", "warn", "no configuration file; defaults in use (see docs/configuration.md)"
+        )
+    n = len(rt.settings.accounts)
+    return Check("config", "ok", f"{src} is valid ({n} account{'s' if n != 1 else ''})")
+
+
+def _gpg(rt: Runtime) -> Check:
+    version = rt.gpg.version()
+    home = rt.settings.openpgp.gnupghome or "gpg's default home"
+    return Check("gpg", "ok", f"gpg {version}, home {home}")
+
+
+def _keyring(rt: Runtime) -> Check:
+    needs = [a.name for a in rt.settings.accounts.values() if a.username and not a.password_command]
+    try:
+        backend = secrets.keyring_backend(allow_insecure=rt.settings.secrets.allow_insecure_keyring)
+    except E2emailError as e:
+        return Check("keyring", "fail" if needs else "warn", str(e))
+    return Check("keyring", "ok", f"backend {secrets.backend_name(backend)}")
+
+
+def _resolver(rt: Runtime) -> Check:
+    r = rt.resolver
+    hosts = [a.smtp_host for a in rt.settings.accounts.values()] or ["localhost"]
+    for host in hosts:
+        r.addresses(host, 0)
+    return Check("resolver", "ok", f"{r.describe()} resolves {', '.join(hosts)}")
+
+
+def _account_tls(rt: Runtime, name: str) -> Check:
+    from e2email.adapters.smtp import SmtpSession
+
+    a = rt.settings.accounts[name]
+    session = SmtpSession.open(
+        a.smtp_host,
+        a.smtp_port,
+        security=a.smtp_security,
+        context=rt.tls_context,
+        resolver=rt.resolver,
+        timeout=min(rt.settings.network.timeout, 10.0),
+        pin=a.tls_fingerprint,
+    )
+    version = session.tls_version
+    auth = " ".join(sorted(session.capabilities.auth_mechanisms())) or "none"
+    session.quit()
+    return Check(
+        f"account {name}",
+        "ok",
+        f"{a.smtp_host}:{a.smtp_port} {version}, certificate verified, AUTH {auth}",
+    )
+
+
+def _guard(name: str, fn: Callable[[], Check]) -> Check:
+    try:
+        return fn()
+    except E2emailError as e:
+        return Check(name, "fail", str(e))
+
+
+def run_checks(rt: Runtime) -> list[Check]:
+    """Every check, in order; failures are reported, never raised."""
+    checks = [
+        _config(rt),
+        _guard("gpg", lambda: _gpg(rt)),
+        _guard("keyring", lambda: _keyring(rt)),
+        _guard("resolver", lambda: _resolver(rt)),
+    ]
+    for name in rt.settings.accounts:
+        checks.append(_guard(f"account {name}", lambda n=name: _account_tls(rt, n)))  # type: ignore[misc]
+    return checks
