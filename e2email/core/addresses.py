@@ -42,6 +42,7 @@ def parse_addr_spec(text: str) -> Address:
 
 def parse_mailbox(text: str) -> tuple[str, Address]:
     """Parse ``addr`` or ``Display Name <addr>``; return (display name, address)."""
+    check_header_value("address", text)
     text = text.strip()
     m = _NAME_ADDR.fullmatch(text)
     if m is None:

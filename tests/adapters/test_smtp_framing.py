@@ -1,0 +1,25 @@
+"""DATA framing: CRLF line ends and dot-stuffing (RFC 5321 4.5.2), across chunk borders."""
+
+from __future__ import annotations
+
+from e2email.adapters.smtp import Capabilities, Reply, stuffed
+
+
+def test_dot_stuffing_and_crlf() -> None:
+    out = b"".join(stuffed([b"a\n.b\r\n..c\n."]))
+    assert out == b"a\r\n..b\r\n...c\r\n..\r\n"
+
+
+def test_chunk_borders_do_not_matter() -> None:
+    data = b"line1\n.dot\nline3\r\n.\nend"
+    whole = b"".join(stuffed([data]))
+    pieces = b"".join(stuffed([data[i : i + 3] for i in range(0, len(data), 3)]))
+    assert whole == pieces
+    assert b"\r\n.\r\n" not in whole  # the terminator can never appear inside
+
+
+def test_capabilities_parse() -> None:
+    reply = Reply(250, ("mx greets you", "PIPELINING", "AUTH PLAIN LOGIN", "STARTTLS", "SIZE 1000"))
+    caps = Capabilities.from_reply(reply)
+    assert caps.has("starttls") and caps.has("SIZE")
+    assert caps.auth_mechanisms() == {"PLAIN", "LOGIN"}
