@@ -92,6 +92,28 @@ def _draft(req: SendRequest, now: datetime) -> Draft:
     )
 
 
+@dataclass(frozen=True)
+class MessageRequest:
+    """A ready RFC 5322 message (``send --message``, the sendmail drop-in).
+
+    ``recipients`` None means: take them from To/Cc/Bcc. ``extra_recipients`` are added to
+    those (sendmail ``-t`` plus arguments). A Bcc header is never sent in any copy.
+    """
+
+    raw: bytes
+    sender: Address | None = None
+    recipients: tuple[Address, ...] | None = None
+    extra_recipients: tuple[Address, ...] = ()
+    account: str | None = None
+    dry_run: bool = False
+    require_tls: bool = False
+
+
+def send_message(rt: Runtime, req: MessageRequest) -> SendOutcome:
+    """Plan, protect and submit a ready message (parsing and protection: services/protect)."""
+    raise NotImplementedError("send_message arrives with message protection")
+
+
 def send(rt: Runtime, req: SendRequest, *, now: datetime | None = None) -> SendOutcome:
     """Plan, refuse as a whole or protect and submit every copy."""
     account = rt.account(req.account, req.sender.address)

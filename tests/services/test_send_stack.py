@@ -1,0 +1,286 @@
+"""`e2email send` against the real stack: Postfix submission (Dovecot SASL), Knot + Unbound DNS.
+
+Every case reads what Postfix delivered into its sink, so "nothing sent" is observed, not assumed.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support import (
+    Cli,
+    GpgHome,
+    account_toml,
+    cli_env,
+    fingerprint,
+    secret_forms,
+    write_config,
+)
+
+BODY = "Hello Bob,\n\nthe quarterly numbers are attached in spirit. ünïcödé too.\n\n-- \nAlice\n"
+
+
+@pytest.fixture
+def alice(gpg_home: Callable[..., GpgHome]) -> GpgHome:
+    return gpg_home(secret=["alice"], public=["bob", "carol", "erin", "frank", "grace", "heidi"])
+
+
+@pytest.fixture
+def bob(gpg_home: Callable[..., GpgHome]) -> GpgHome:
+    return gpg_home(secret=["bob"], public=["alice"])
+
+
+def make_cli(tmp_path: Path, stack: Any, alice: GpgHome, accounts: str, policy: str = "") -> Cli:
+    cfg = write_config(tmp_path, stack, alice.path, accounts + policy)
+    return Cli(cfg, cli_env(tmp_path))
+
+
+def assert_nothing_delivered(stack: Any, before: set[str], wait: float = 1.5) -> None:
+    time.sleep(wait)  # Postfix delivers within milliseconds; give it ample time to prove a negative
+    assert stack.sink.snapshot() == before, "a message was delivered although it must not be"
+
+
+def armored(message: bytes) -> bytes:
+    start = message.index(b"-----BEGIN PGP MESSAGE-----")
+    end = message.index(b"-----END PGP MESSAGE-----") + len(b"-----END PGP MESSAGE-----")
+    return message[start:end]
+
+
+def test_encrypted_message_reaches_the_recipient(
+    stack: Any, tmp_path: Path, alice: GpgHome, bob: GpgHome
+) -> None:
+    cli = make_cli(tmp_path, stack, alice, account_toml(stack))
+    before = stack.sink.snapshot()
+    p = cli(
+        "send",
+        "--from",
+        "alice@example.test",
+        "--to",
+        "Bob <bob@example.test>",
+        "--subject",
+        "Q3",
+        stdin=BODY.encode(),
+    )
+    assert p.returncode == 0, p.stderr.decode()
+    [raw] = stack.sink.wait_new(before, 1)
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    assert msg["Delivered-To"] == "bob@example.test"
+    assert msg.get_content_type() == "multipart/encrypted"
+    assert msg.get_param("protocol") == "application/pgp-encrypted"
+    assert BODY.encode() not in raw and b"quarterly" not in raw
+    d = bob.decrypt(armored(raw))
+    assert d.returncode == 0, d.stderr.decode()
+    status = d.stderr.decode()
+    assert "[GNUPG:] GOODMDC" in status
+    assert "[GNUPG:] VALIDSIG" in status and fingerprint("alice") in status  # signed by alice
+    inner = email.message_from_bytes(d.stdout, policy=email.policy.default)
+    assert inner.get_content().replace("\r\n", "\n") == BODY
+
+
+def test_implicit_tls_on_465(stack: Any, tmp_path: Path, alice: GpgHome, bob: GpgHome) -> None:
+    cli = make_cli(
+        tmp_path, stack, alice, account_toml(stack, endpoint=stack.submission_tls, security="tls")
+    )
+    before = stack.sink.snapshot()
+    p = cli(
+        "send",
+        "--from",
+        "alice@example.test",
+        "--to",
+        "bob@example.test",
+        "--subject",
+        "s",
+        stdin=b"x\n",
+    )
+    assert p.returncode == 0, p.stderr.decode()
+    [raw] = stack.sink.wait_new(before, 1)
+    assert bob.decrypt(armored(raw)).returncode == 0
+
+
+def test_wrong_password_is_77_and_nothing_delivered(
+    stack: Any, tmp_path: Path, alice: GpgHome
+) -> None:
+    cli = make_cli(tmp_path, stack, alice, account_toml(stack, password="not-the-password"))
+    before = stack.sink.snapshot()
+    p = cli(
+        "-vv",
+        "send",
+        "--from",
+        "alice@example.test",
+        "--to",
+        "bob@example.test",
+        "--subject",
+        "s",
+        stdin=b"x\n",
+    )
+    assert p.returncode == 77, p.stderr.decode()
+    assert b"authentication failed" in p.stderr
+    for form in secret_forms("not-the-password", "alice@example.test"):
+        assert form not in p.stderr and form not in p.stdout
+    assert_nothing_delivered(stack, before)
+
+
+def test_password_never_in_verbose_output(stack: Any, tmp_path: Path, alice: GpgHome) -> None:
+    cli = make_cli(tmp_path, stack, alice, account_toml(stack))
+    p = cli(
+        "-vvv",
+        "send",
+        "--from",
+        "alice@example.test",
+        "--to",
+        "bob@example.test",
+        "--subject",
+        "s",
+        stdin=b"x\n",
+    )
+    assert p.returncode == 0, p.stderr.decode()
+    assert b"AUTH PLAIN <credentials hidden>" in p.stderr  # the trace is there, the secret is not
+    for form in secret_forms(stack.users["alice@example.test"], "alice@example.test"):
+        assert form not in p.stderr and form not in p.stdout
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "needle"),
+    [
+        ("submission_selfsigned", b"certificate not trusted"),
+        ("submission_wronghost", b"certificate not trusted"),
+    ],
+)
+def test_untrusted_certificate_sends_nothing(
+    stack: Any, tmp_path: Path, alice: GpgHome, endpoint: str, needle: bytes
+) -> None:
+    cli = make_cli(tmp_path, stack, alice, account_toml(stack, endpoint=getattr(stack, endpoint)))
+    before = stack.sink.snapshot()
+    p = cli(
+        "send",
+        "--from",
+        "alice@example.test",
+        "--to",
+        "bob@example.test",
+        "--subject",
+        "s",
+        stdin=b"x\n",
+    )
+    assert p.returncode == 75, p.stderr.decode()
+    assert needle in p.stderr
+    assert len(p.stderr.decode().strip().splitlines()) == 1
+    assert_nothing_delivered(stack, before)
+
+
+def test_fingerprint_pin_mismatch_sends_nothing(stack: Any, tmp_path: Path, alice: GpgHome) -> None:
+    pin = 'tls_fingerprint = "sha256:' + "00" * 32 + '"'
+    cli = make_cli(tmp_path, stack, alice, account_toml(stack, extra=pin))
+    before = stack.sink.snapshot()
+    p = cli(
+        "send",
+        "--from",
+        "alice@example.test",
+        "--to",
+        "bob@example.test",
+        "--subject",
+        "s",
+        stdin=b"x\n",
+    )
+    assert p.returncode == 75
+    assert b"does not match the pinned" in p.stderr
+    assert_nothing_delivered(stack, before)
+
+
+@pytest.mark.parametrize(
+    ("who", "reason"),
+    [
+        ("erin", "no-encryption-subkey"),
+        ("frank", "no-encryption-subkey"),
+        ("grace", "revoked"),
+        ("heidi", "expired"),
+        ("nobody", "no-usable-key"),
+    ],
+)
+def test_no_usable_key_is_67_and_nothing_sent_to_anyone(
+    stack: Any, tmp_path: Path, alice: GpgHome, who: str, reason: str
+) -> None:
+    cli = make_cli(
+        tmp_path, stack, alice, account_toml(stack), '\n[policy]\nencrypt = "required"\n'
+    )
+    before = stack.sink.snapshot()
+    p = cli(
+        "send",
+        "--from",
+        "alice@example.test",
+        "--to",
+        "bob@example.test",
+        "--cc",
+        f"{who}@example.test",
+        "--subject",
+        "s",
+        stdin=b"x\n",
+    )
+    assert p.returncode == 67, p.stderr.decode()
+    assert f"{who}@example.test".encode() in p.stderr
+    assert_nothing_delivered(stack, before)
+    dry = cli(
+        "send",
+        "--dry-run",
+        "--json",
+        "--from",
+        "alice@example.test",
+        "--to",
+        f"{who}@example.test",
+        "--subject",
+        "s",
+        stdin=b"x\n",
+    )
+    assert dry.returncode == 0
+    [plan] = json.loads(dry.stdout)["recipients"]
+    assert plan["action"] == "refuse"
+    reasons = {r["reason"] for r in plan["rejected"]} | {plan["reason"]}
+    assert reason in reasons
+
+
+def test_without_key_opportunistic_refuses_below_floor(
+    stack: Any, tmp_path: Path, alice: GpgHome
+) -> None:
+    cli = make_cli(tmp_path, stack, alice, account_toml(stack))
+    before = stack.sink.snapshot()
+    p = cli(
+        "send",
+        "--from",
+        "alice@example.test",
+        "--to",
+        "nobody@example.test",
+        "--subject",
+        "s",
+        stdin=b"x\n",
+    )
+    assert p.returncode == 77, p.stderr.decode()
+    assert b"nobody@example.test" in p.stderr and b"floor" in p.stderr
+    assert_nothing_delivered(stack, before, wait=0.5)
+
+
+def test_doctor_against_the_stack(stack: Any, tmp_path: Path, alice: GpgHome) -> None:
+    cli = make_cli(tmp_path, stack, alice, account_toml(stack))
+    p = cli("doctor", "--json")
+    checks = {c["name"]: c for c in json.loads(p.stdout)}
+    assert checks["config"]["status"] == "ok"
+    assert checks["gpg"]["status"] == "ok" and "2." in checks["gpg"]["detail"]
+    assert checks["resolver"]["status"] == "ok"
+    assert checks["account work"]["status"] == "ok", checks["account work"]
+    assert "certificate verified" in checks["account work"]["detail"]
+    assert p.returncode == 0, p.stdout.decode()
+
+
+def test_doctor_reports_untrusted_account(stack: Any, tmp_path: Path, alice: GpgHome) -> None:
+    cli = make_cli(
+        tmp_path, stack, alice, account_toml(stack, endpoint=stack.submission_selfsigned)
+    )
+    p = cli("doctor")
+    assert p.returncode == 78
+    assert b"FAIL  account work" in p.stdout and b"certificate not trusted" in p.stdout
