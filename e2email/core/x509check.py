@@ -1,0 +1,255 @@
+"""Is this S/MIME certificate usable for this recipient? (RFC 8550 section 4, RFC 5280 6.1)
+
+Pure: certificates, an address and a clock value in, a list of problem codes out. An empty
+list means usable. cryptography's ``PKCS7EnvelopeBuilder`` encrypts to any certificate it is
+given, signing-only or expired alike, so nothing reaches it before this check has passed.
+
+Problem codes, in the order they are checked:
+
+``ca-certificate``   the certificate is a CA (basicConstraints cA), not an end entity
+``not-yet-valid``    ``now`` is before notBefore (RFC 5280 4.1.2.5)
+``expired``          ``now`` is after notAfter
+``bad-eku``          an extendedKeyUsage is present without emailProtection or anyEKU
+                     (RFC 8550 4.4.4)
+``no-key-encipherment``  RSA key, keyUsage present without keyEncipherment (RFC 8550 4.4.2)
+``no-key-agreement``     EC key, keyUsage present without keyAgreement (RFC 8550 4.4.2)
+``no-digital-signature`` purpose "sign", keyUsage present without digitalSignature
+``unsupported-key``  a key type S/MIME encryption here cannot use (only RSA and EC can)
+``address-mismatch`` no SAN rfc822Name equals the address (RFC 8550 3: local part exact,
+                     domain case-insensitive)
+``untrusted``        no valid path to a trust anchor (RFC 5280 6.1), intermediates allowed
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Literal, TypeVar
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509 import verification
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from e2email.model import Address
+
+Purpose = Literal["encrypt", "sign"]
+_Ext = TypeVar("_Ext", bound=x509.ExtensionType)
+
+CA_CERTIFICATE = "ca-certificate"
+NOT_YET_VALID = "not-yet-valid"
+EXPIRED = "expired"
+BAD_EKU = "bad-eku"
+NO_KEY_ENCIPHERMENT = "no-key-encipherment"
+NO_KEY_AGREEMENT = "no-key-agreement"
+NO_DIGITAL_SIGNATURE = "no-digital-signature"
+UNSUPPORTED_KEY = "unsupported-key"
+ADDRESS_MISMATCH = "address-mismatch"
+UNTRUSTED = "untrusted"
+
+_ANY_EKU = x509.ObjectIdentifier("2.5.29.37.0")
+_MAIL_EKUS = frozenset({ExtendedKeyUsageOID.EMAIL_PROTECTION, _ANY_EKU})
+
+
+def check_recipient(
+    cert: x509.Certificate,
+    address: Address | str,
+    *,
+    anchors: Sequence[x509.Certificate],
+    intermediates: Sequence[x509.Certificate] = (),
+    now: dt.datetime,
+    purpose: Purpose = "encrypt",
+) -> list[str]:
+    """Every reason ``cert`` may not be used for ``address`` (RFC 8550 4, RFC 5280 6.1)."""
+    problems: list[str] = []
+    if _is_ca(cert):
+        problems.append(CA_CERTIFICATE)
+    problems += validity_problems(cert, now)
+    if not eku_allows_mail(cert):
+        problems.append(BAD_EKU)
+    problems += key_usage_problems(cert, purpose)
+    if not san_matches(cert, address):
+        problems.append(ADDRESS_MISMATCH)
+    if not chains_to_anchor(cert, anchors=anchors, intermediates=intermediates, now=now):
+        problems.append(UNTRUSTED)
+    return problems
+
+
+def fingerprint(cert: x509.Certificate) -> str:
+    """SHA-256 of the DER certificate, 64 lower-case hex digits (the contract's fingerprint)."""
+    return cert.fingerprint(hashes.SHA256()).hex()
+
+
+def validity_problems(cert: x509.Certificate, now: dt.datetime) -> list[str]:
+    """``not-yet-valid`` or ``expired`` if ``now`` is outside the validity (RFC 5280 4.1.2.5)."""
+    now = _aware(now)
+    if now < cert.not_valid_before_utc:
+        return [NOT_YET_VALID]
+    if now > cert.not_valid_after_utc:
+        return [EXPIRED]
+    return []
+
+
+def eku_allows_mail(cert: x509.Certificate) -> bool:
+    """True unless an EKU is present without emailProtection or anyEKU (RFC 8550 4.4.4)."""
+    eku = _extension(cert, x509.ExtendedKeyUsage)
+    return eku is None or any(oid in _MAIL_EKUS for oid in eku)
+
+
+def key_usage_problems(cert: x509.Certificate, purpose: Purpose) -> list[str]:
+    """keyUsage and key type against the purpose (RFC 8550 4.4.2; RFC 5280 4.2.1.3)."""
+    key = cert.public_key()
+    usage = _extension(cert, x509.KeyUsage)
+    if purpose == "sign":
+        allowed, code = usage is None or usage.digital_signature, NO_DIGITAL_SIGNATURE
+    elif isinstance(key, rsa.RSAPublicKey):
+        allowed, code = usage is None or usage.key_encipherment, NO_KEY_ENCIPHERMENT
+    elif isinstance(key, ec.EllipticCurvePublicKey):
+        allowed, code = usage is None or usage.key_agreement, NO_KEY_AGREEMENT
+    else:
+        allowed, code = False, UNSUPPORTED_KEY
+    return [] if allowed else [code]
+
+
+def san_addresses(cert: x509.Certificate) -> list[str]:
+    """The rfc822Name entries of the subjectAltName, as written (RFC 5280 4.2.1.6)."""
+    san = _extension(cert, x509.SubjectAlternativeName)
+    if san is None:
+        return []
+    return [str(v) for v in san.get_values_for_type(x509.RFC822Name)]
+
+
+def san_matches(cert: x509.Certificate, address: Address | str) -> bool:
+    """True if a SAN rfc822Name is the address: local part exact, domain case-insensitive."""
+    wanted = _split(str(address))
+    if wanted is None:
+        return False
+    for value in san_addresses(cert):
+        have = _split(value)
+        if have is not None and have[0] == wanted[0] and _same_domain(have[1], wanted[1]):
+            return True
+    return False
+
+
+def chains_to_anchor(
+    cert: x509.Certificate,
+    *,
+    anchors: Sequence[x509.Certificate],
+    intermediates: Sequence[x509.Certificate] = (),
+    now: dt.datetime,
+) -> bool:
+    """True if a path from ``cert`` to an anchor validates at ``now`` (RFC 5280 6.1).
+
+    Issuer certificates must be valid at ``now``. The end entity's own validity is judged by
+    :func:`validity_problems`: when it is outside its window, the path is checked from its
+    issuer up, after checking that issuer's signature on it, so an expired certificate from a
+    trusted CA reports ``expired`` and not also ``untrusted``.
+    """
+    if not anchors:
+        return False
+    now = _aware(now)
+    if not validity_problems(cert, now):
+        return _verify(cert, anchors, intermediates, now)
+    for issuer in _issuers_of(cert, [*anchors, *intermediates]):
+        if issuer in anchors and not validity_problems(issuer, now):
+            return True
+        if _verify(issuer, anchors, intermediates, now):
+            return True
+    return False
+
+
+def load_pem_bundle(data: bytes) -> list[x509.Certificate]:
+    """Every certificate in a PEM bundle (RFC 7468); an empty list if there is none."""
+    if b"-----BEGIN CERTIFICATE-----" not in data:
+        return []
+    return list(x509.load_pem_x509_certificates(data))
+
+
+def _verify(
+    leaf: x509.Certificate,
+    anchors: Sequence[x509.Certificate],
+    intermediates: Sequence[x509.Certificate],
+    now: dt.datetime,
+) -> bool:
+    builder = (
+        verification.PolicyBuilder()
+        .store(verification.Store(list(anchors)))
+        .time(now)
+        .extension_policies(ca_policy=_ca_policy(), ee_policy=_ee_policy())
+    )
+    try:
+        builder.build_client_verifier().verify(leaf, list(intermediates))
+    except verification.VerificationError:
+        return False
+    return True
+
+
+def _ca_policy() -> verification.ExtensionPolicy:
+    # The Web PKI defaults for CAs (basicConstraints, keyCertSign, AKI...), except that a CA's
+    # EKU, when present, must allow e-mail rather than TLS client authentication.
+    return verification.ExtensionPolicy.webpki_defaults_ca().may_be_present(
+        x509.ExtendedKeyUsage, verification.Criticality.AGNOSTIC, _ca_eku_validator
+    )
+
+
+def _ee_policy() -> verification.ExtensionPolicy:
+    # End-entity rules (EKU, keyUsage, SAN) are ours, above, with precise problem codes.
+    return verification.ExtensionPolicy.permit_all()
+
+
+def _ca_eku_validator(
+    _policy: verification.Policy,
+    _cert: x509.Certificate,
+    eku: x509.ExtendedKeyUsage | None,
+) -> None:
+    if eku is not None and not any(oid in _MAIL_EKUS for oid in eku):
+        raise ValueError("CA extendedKeyUsage excludes emailProtection")
+
+
+def _issuers_of(
+    cert: x509.Certificate, candidates: Iterable[x509.Certificate]
+) -> list[x509.Certificate]:
+    found = []
+    for candidate in candidates:
+        try:
+            cert.verify_directly_issued_by(candidate)
+        except (ValueError, TypeError, InvalidSignature):
+            continue
+        found.append(candidate)
+    return found
+
+
+def _is_ca(cert: x509.Certificate) -> bool:
+    constraints = _extension(cert, x509.BasicConstraints)
+    return constraints is not None and constraints.ca
+
+
+def _extension(cert: x509.Certificate, kind: type[_Ext]) -> _Ext | None:
+    try:
+        return cert.extensions.get_extension_for_class(kind).value
+    except x509.ExtensionNotFound:
+        return None
+
+
+def _split(address: str) -> tuple[str, str] | None:
+    local, at, domain = address.rpartition("@")
+    if not at or not local or not domain:
+        return None
+    return local, domain
+
+
+def _same_domain(a: str, b: str) -> bool:
+    return _domain_key(a) == _domain_key(b)
+
+
+def _domain_key(domain: str) -> str:
+    try:
+        return domain.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        return domain.lower()
+
+
+def _aware(now: dt.datetime) -> dt.datetime:
+    return now if now.tzinfo is not None else now.replace(tzinfo=dt.UTC)
