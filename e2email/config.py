@@ -22,6 +22,7 @@ ENV_VAR = "E2EMAIL_CONFIG"
 SmtpSecurity = Literal["starttls", "tls"]
 ImapSecurity = Literal["tls", "starttls"]
 EncryptPolicy = Literal["required", "opportunistic", "never"]
+KeyChangePolicy = Literal["refuse", "warn"]
 TRANSPORT_LADDER = ("unknown", "plaintext", "unverified-tls", "verified-tls", "mta-sts", "dane")
 DISCOVERY_METHODS = ("local", "wkd", "ldap", "dane")
 
@@ -61,6 +62,7 @@ class SmimeSettings:
     private_key: Path | None = None
     trust_anchors: Path | None = None
     passphrase_command: str | None = None
+    certificates_dir: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,7 @@ class LdapDirectory:
     base: str
     domains: tuple[str, ...]
     bind_dn: str | None = None
+    password_command: str | None = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,12 @@ class DiscoverySettings:
 
     methods: tuple[str, ...] = ("local", "wkd", "ldap")
     ldap: tuple[LdapDirectory, ...] = ()
+    timeout: float = 10.0
+    positive_ttl: float = 86400.0
+    negative_ttl: float = 3600.0
+    key_change: KeyChangePolicy = "refuse"
+    store_dir: Path | None = None
+    cache_dir: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -298,6 +307,7 @@ def _smime(ctx: _Context, table: Table) -> SmimeSettings:
         private_key=r.get("private_key", _path, None),
         trust_anchors=r.get("trust_anchors", _path, None),
         passphrase_command=r.get("passphrase_command", _opt_str, None),
+        certificates_dir=r.get("certificates_dir", _path, None),
     )
     r.finish()
     return s
@@ -315,6 +325,7 @@ def _ldap(ctx: _Context, index: int, table: Any) -> LdapDirectory:
         base=r.require("base", _str),
         domains=tuple(x.lower() for x in r.require("domains", _str_list)),
         bind_dn=r.get("bind_dn", _opt_str, None),
+        password_command=r.get("password_command", _opt_str, None),
     )
     r.finish()
     return d
@@ -330,10 +341,29 @@ def _discovery(ctx: _Context, table: Table) -> DiscoverySettings:
     if not isinstance(raw_ldap, list):
         raise r.fail("ldap", "expected an array of tables ([[discovery.ldap]])")
     s = DiscoverySettings(
-        methods=methods, ldap=tuple(_ldap(ctx, i, t) for i, t in enumerate(raw_ldap))
+        methods=methods,
+        ldap=tuple(_ldap(ctx, i, t) for i, t in enumerate(raw_ldap)),
+        timeout=r.get("timeout", _positive, 10.0),
+        positive_ttl=r.get("positive_ttl", _seconds, 86400.0),
+        negative_ttl=r.get("negative_ttl", _seconds, 3600.0),
+        key_change=r.get("key_change", _choice("refuse", "warn"), "refuse"),
+        store_dir=r.get("store_dir", _path, _xdg(ctx, "XDG_DATA_HOME", ".local/share", "keys")),
+        cache_dir=r.get("cache_dir", _path, _xdg(ctx, "XDG_CACHE_HOME", ".cache", "discovery")),
     )
     r.finish()
     return s
+
+
+def _seconds(r: _Reader, name: str, v: Any) -> float:
+    if isinstance(v, bool) or not isinstance(v, int | float) or v < 0:
+        raise r.fail(name, f"expected a number of seconds (0 or more), got {v!r}")
+    return float(v)
+
+
+def _xdg(ctx: _Context, var: str, fallback: str, leaf: str) -> Path | None:
+    """$VAR/e2email/LEAF, else ~/FALLBACK/e2email/LEAF (XDG Base Directory spec)."""
+    base = ctx.env.get(var) or (f"{ctx.env['HOME']}/{fallback}" if ctx.env.get("HOME") else None)
+    return Path(base) / "e2email" / leaf if base else None
 
 
 def _nameserver(r: _Reader, name: str, v: Any) -> tuple[str, ...]:
