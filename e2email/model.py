@@ -51,7 +51,13 @@ class Action(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Key:
-    """A usable public key or certificate and where it came from."""
+    """A usable public key or certificate and where it came from.
+
+    ``source`` is where this answer came from (``local``, ``cache``, ``wkd-advanced``...);
+    ``origin`` is where the key was first found when that differs (a cached WKD key has
+    source ``cache`` and origin ``wkd-advanced``). ``material`` holds the key itself when it
+    is not in the user's keyring: binary OpenPGP packets or a DER certificate.
+    """
 
     protocol: Protocol
     fingerprint: str
@@ -59,6 +65,9 @@ class Key:
     user_ids: tuple[str, ...] = ()
     expires: datetime | None = None
     found_at: datetime | None = None
+    origin: str | None = None
+    material: bytes | None = field(default=None, repr=False, compare=False)
+    warning: str | None = None
 
 
 @dataclass(frozen=True)
