@@ -21,6 +21,8 @@ ENV_VAR = "E2EMAIL_CONFIG"
 
 SmtpSecurity = Literal["starttls", "tls"]
 ImapSecurity = Literal["tls", "starttls"]
+AuthMechanism = Literal["auto", "plain", "login", "oauthbearer", "xoauth2"]
+AUTH_MECHANISMS = ("auto", "plain", "login", "oauthbearer", "xoauth2")
 EncryptPolicy = Literal["required", "opportunistic", "never"]
 KeyChangePolicy = Literal["refuse", "warn"]
 TRANSPORT_LADDER = ("unknown", "plaintext", "unverified-tls", "verified-tls", "mta-sts", "dane")
@@ -42,6 +44,8 @@ class Account:
     imap_host: str | None
     imap_port: int
     imap_security: ImapSecurity
+    oauth_token_command: str | None = None
+    auth_mechanism: AuthMechanism = "auto"
 
 
 @dataclass(frozen=True)
@@ -126,6 +130,14 @@ class SecretsSettings:
 
 
 @dataclass(frozen=True)
+class OutboxSettings:
+    """Where messages wait when the server cannot take them now (docs/accounts.md)."""
+
+    enabled: bool = True
+    path: Path | None = None
+
+
+@dataclass(frozen=True)
 class Settings:
     """The whole configuration. ``source`` is the file it came from, if any."""
 
@@ -137,6 +149,7 @@ class Settings:
     network: NetworkSettings = field(default_factory=NetworkSettings)
     policy: PolicySettings = field(default_factory=PolicySettings)
     secrets: SecretsSettings = field(default_factory=SecretsSettings)
+    outbox: OutboxSettings = field(default_factory=OutboxSettings)
 
 
 T = TypeVar("T")
@@ -273,9 +286,24 @@ def _account(ctx: _Context, name: str, table: Table) -> Account:
         imap_host=r.get("imap_host", _opt_str, None),
         imap_port=r.get("imap_port", _port, 993),
         imap_security=r.get("imap_security", _choice("tls", "starttls"), "tls"),
+        oauth_token_command=r.get("oauth_token_command", _opt_str, None),
+        auth_mechanism=r.get("auth_mechanism", _choice(*AUTH_MECHANISMS), "auto"),
     )
+    _check_auth(r, account)
     r.finish()
     return account
+
+
+def _check_auth(r: _Reader, a: Account) -> None:
+    oauth = a.auth_mechanism in ("oauthbearer", "xoauth2")
+    if (a.oauth_token_command or a.auth_mechanism != "auto") and not a.username:
+        raise r.fail("username", "is required with oauth_token_command or auth_mechanism")
+    if oauth and not a.oauth_token_command:
+        raise r.fail(
+            "oauth_token_command", f"is required with auth_mechanism = {a.auth_mechanism!r}"
+        )
+    if a.oauth_token_command and a.auth_mechanism in ("plain", "login"):
+        raise r.fail("auth_mechanism", "plain/login use a password, not oauth_token_command")
 
 
 def _fingerprint(r: _Reader, name: str, v: Any) -> str:
@@ -432,6 +460,17 @@ def _secrets(ctx: _Context, table: Table) -> SecretsSettings:
     return s
 
 
+def _outbox(ctx: _Context, table: Table) -> OutboxSettings:
+    r = _Reader(ctx, table, "outbox")
+    state = ctx.env.get("XDG_STATE_HOME") or (
+        ctx.env["HOME"] + "/.local/state" if ctx.env.get("HOME") else None
+    )
+    default = Path(state) / "e2email" / "outbox" if state else None
+    s = OutboxSettings(enabled=r.get("enabled", _bool, True), path=r.get("path", _path, default))
+    r.finish()
+    return s
+
+
 def parse(
     text: str, *, source: Path | None = None, env: Mapping[str, str] | None = None
 ) -> Settings:
@@ -452,6 +491,7 @@ def parse(
         network=_network(ctx, r.get("network", _table, {})),
         policy=_policy(ctx, r.get("policy", _table, {})),
         secrets=_secrets(ctx, r.get("secrets", _table, {})),
+        outbox=_outbox(ctx, r.get("outbox", _table, {})),
     )
     r.finish()
     return settings
