@@ -119,3 +119,5 @@ class SubmitResult:
     refused: tuple[tuple[Address, str], ...] = ()
     queue_id: str | None = None
     replies: tuple[str, ...] = field(default=())
+    queued: tuple[str, ...] = ()  # outbox IDs of copies that wait for a later flush
+    deferred: str | None = None  # why they could not be submitted now
