@@ -1,0 +1,285 @@
+"""Key discovery: the methods of ``discovery.methods`` in order, concurrently, with trust rules.
+
+For each address: ``local`` first (the user's keyring and ``smime.certificates_dir``; cheap,
+and when it answers nothing goes on the network). Otherwise a fresh cached answer, else every
+network method (``wkd``, ``ldap``, ``dane``) for every address at once, under one time budget
+(``discovery.timeout``) for the whole message. The first method in the configured order with
+a usable key wins. Keys from the network go to e2email's own store, never the user's keyring.
+
+Trust on first use: the first fingerprint used for an address is pinned. A different key
+later is a *key change*: ``discovery.key_change = "refuse"`` (default) refuses the recipient,
+``"warn"`` uses the new key with a warning; ``e2email keys accept ADDR FPR`` moves the pin.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from functools import cached_property, partial
+
+from e2email.adapters.keystore import KeyStore
+from e2email.config import Settings
+from e2email.errors import ConfigError, UsageError
+from e2email.model import Address, Key, Protocol, Rejection
+from e2email.services import keys as local_keys
+from e2email.services import lookup
+from e2email.services.runtime import Runtime
+
+NETWORK_METHODS = ("wkd", "ldap", "dane")
+KEY_CHANGED = "key-changed"
+
+
+@dataclass(frozen=True)
+class KeyChange:
+    """A key different from the pinned one was offered for an address."""
+
+    pinned: str
+    offered: str
+    source: str
+
+
+@dataclass(frozen=True)
+class Found:
+    """Discovery's answer for one address: usable keys (best first) and rejections."""
+
+    address: Address
+    keys: tuple[Key, ...]
+    rejected: tuple[Rejection, ...]
+    changed: KeyChange | None = None
+
+    @property
+    def key(self) -> Key | None:
+        """The key to use, if any."""
+        return self.keys[0] if self.keys else None
+
+
+def store_for(settings: Settings) -> KeyStore:
+    """e2email's key store and cache (``discovery.store_dir`` / ``discovery.cache_dir``)."""
+    d = settings.discovery
+    if d.store_dir is None or d.cache_dir is None:
+        raise ConfigError("no HOME or XDG directories: set discovery.store_dir and cache_dir")
+    return KeyStore(d.store_dir, d.cache_dir)
+
+
+class Discovery:
+    """One discovery run over a set of addresses (one message, or one ``keys locate``)."""
+
+    def __init__(
+        self,
+        rt: Runtime,
+        *,
+        protocols: Sequence[Protocol] = (Protocol.OPENPGP, Protocol.SMIME),
+        use_cache: bool = True,
+        now: datetime | None = None,
+    ) -> None:
+        self.rt = rt
+        self.settings = rt.settings
+        self.protocols = tuple(protocols)
+        self.use_cache = use_cache
+        self.now = now or datetime.now(UTC)
+        self._local_rejected: dict[Address, list[Rejection]] = {}
+
+    @cached_property
+    def store(self) -> KeyStore:
+        """The key store."""
+        return store_for(self.settings)
+
+    @cached_property
+    def ctx(self) -> lookup.Context:
+        """What the methods share."""
+        return lookup.Context(
+            self.settings,
+            self.rt.resolver,
+            self.rt.tls_context,
+            self.now,
+            lookup.load_anchors(self.settings.smime.trust_anchors),
+        )
+
+    def run(self, addresses: Sequence[Address]) -> dict[Address, Found]:
+        """Discover keys for every address (each looked up once)."""
+        addresses = list(dict.fromkeys(addresses))
+        results: dict[Address, Found] = {}
+        pending: list[Address] = []
+        for address in addresses:
+            found = self._local(address) or self._cached(address)
+            if found is None:
+                pending.append(address)
+            else:
+                results[address] = found
+        results.update(self._network(pending))
+        return {a: self._trust(results[a]) for a in addresses}
+
+    # -- local and cache ---------------------------------------------------------------------
+
+    def _local(self, address: Address) -> Found | None:
+        if "local" not in self.settings.discovery.methods:
+            return None
+        keys: list[Key] = []
+        rejected: list[Rejection] = []
+        if Protocol.OPENPGP in self.protocols:
+            key, why = local_keys.local_openpgp(self.rt.gpg, address)
+            keys += [key] if key else []
+            rejected += why
+        if Protocol.SMIME in self.protocols:
+            out = lookup.local_smime(address, self.ctx)
+            keys += out.keys
+            rejected += out.rejected
+        if keys:
+            return Found(address, tuple(keys), tuple(rejected))
+        self._local_rejected[address] = rejected
+        return None
+
+    def _earlier(self, address: Address) -> list[Rejection]:
+        return list(self._local_rejected.get(address, []))
+
+    def _cached(self, address: Address) -> Found | None:
+        if not self.use_cache:
+            return None
+        answer = self.store.cached(str(address))
+        if answer is None:
+            return None
+        d = self.settings.discovery
+        ttl = d.positive_ttl if answer.keys else d.negative_ttl
+        if self.now - answer.at > timedelta(seconds=ttl):
+            return None
+        keys = [
+            k for k in answer.keys if k.protocol in self.protocols and self._still_ok(k, address)
+        ]
+        if answer.keys and not keys:
+            return None  # what was cached no longer holds: ask again
+        rejected = [*self._earlier(address), *answer.rejected]
+        return Found(address, tuple(keys), tuple(rejected))
+
+    def _still_ok(self, key: Key, address: Address) -> bool:
+        if key.expires is not None and key.expires <= self.now:
+            return False
+        if key.protocol is Protocol.SMIME and key.material is not None:
+            out = lookup.judge_certificates([key.material], address, "cache", self.ctx)
+            return bool(out.keys)
+        return True
+
+    # -- the network -------------------------------------------------------------------------
+
+    def _tasks(self, address: Address) -> list[tuple[str, Callable[[float], lookup.Outcome]]]:
+        tasks: list[tuple[str, Callable[[float], lookup.Outcome]]] = []
+        openpgp = Protocol.OPENPGP in self.protocols
+        for method in self.settings.discovery.methods:
+            if method == "wkd" and openpgp:
+                tasks.append((method, partial(lookup.wkd_lookup, address, self.ctx)))
+            elif method == "dane" and openpgp:
+                tasks.append((method, partial(lookup.dane_lookup, address, self.ctx)))
+            elif method == "ldap":
+                tasks += [
+                    (method, partial(lookup.ldap_lookup, address, d, self.ctx))
+                    for d in lookup.directories_for(self.settings, address)
+                ]
+        return tasks
+
+    def _network(self, addresses: list[Address]) -> dict[Address, Found]:
+        if not addresses:
+            return {}
+        budget = self.settings.discovery.timeout
+        deadline = time.monotonic() + budget
+        jobs = [(a, m, fn) for a in addresses for m, fn in self._tasks(a)]
+        outcomes: dict[Address, list[tuple[str, lookup.Outcome]]] = {a: [] for a in addresses}
+        if jobs:
+            pool = cf.ThreadPoolExecutor(max_workers=min(32, len(jobs)))
+            futures = {pool.submit(fn, budget): (a, m) for a, m, fn in jobs}
+            done, _ = cf.wait(futures, timeout=max(0.0, deadline - time.monotonic()))
+            pool.shutdown(wait=False, cancel_futures=True)
+            for future, (address, method) in futures.items():
+                outcomes[address].append((method, _result(future, method, future in done)))
+        return {a: self._decide(a, outcomes[a]) for a in addresses}
+
+    def _decide(self, address: Address, outcomes: list[tuple[str, lookup.Outcome]]) -> Found:
+        order = {m: i for i, m in enumerate(self.settings.discovery.methods)}
+        outcomes.sort(key=lambda mo: order.get(mo[0], len(order)))
+        keys = [k for _, o in outcomes for k in o.keys if k.protocol in self.protocols]
+        rejected = [*self._earlier(address), *(r for _, o in outcomes for r in o.rejected)]
+        where = {k.fingerprint: o.where for _, o in outcomes for k in o.keys}
+        for key in keys:
+            self.store.put(key, str(address), where.get(key.fingerprint, ""), self.now)
+        if keys or all(o.definitive for _, o in outcomes):
+            network_rejected = tuple(r for _, o in outcomes for r in o.rejected)
+            self.store.remember(str(address), tuple(keys), network_rejected, self.now)
+        return Found(address, tuple(keys), tuple(rejected))
+
+    # -- trust on first use ------------------------------------------------------------------
+
+    def _trust(self, found: Found) -> Found:
+        """Pin the first network key used; prefer the pinned key; flag a change."""
+        if not found.keys or found.keys[0].source == "local":
+            return found
+        best = found.keys[0]
+        pin = self.store.pin(str(found.address), best.protocol)
+        if pin is None:
+            self.store.pin_first(
+                str(found.address),
+                best.protocol,
+                best.fingerprint,
+                best.origin or best.source,
+                self.now,
+            )
+            return found
+        same = [k for k in found.keys if k.fingerprint == pin.fingerprint]
+        if same:
+            return replace(found, keys=(same[0], *(k for k in found.keys if k is not same[0])))
+        change = KeyChange(pin.fingerprint, best.fingerprint, best.origin or best.source)
+        note = f"{KEY_CHANGED}: pinned {pin.fingerprint}, offered {best.fingerprint}"
+        flagged = replace(best, warning=note)
+        rejected = (*found.rejected, Rejection(best.source, KEY_CHANGED, best.fingerprint))
+        return Found(found.address, (flagged, *found.keys[1:]), rejected, change)
+
+
+def _result(future: cf.Future[lookup.Outcome], method: str, finished: bool) -> lookup.Outcome:
+    if not finished:
+        future.cancel()
+        return lookup.failed(method, "timeout")
+    try:
+        return future.result()
+    except ConfigError:
+        raise
+    except Exception as e:  # a method's bug must not sink the others: report it as a reason
+        return lookup.failed(method, f"error: {type(e).__name__}")
+
+
+def discover(
+    rt: Runtime,
+    addresses: Sequence[Address],
+    *,
+    protocols: Sequence[Protocol] = (Protocol.OPENPGP, Protocol.SMIME),
+    use_cache: bool = True,
+    now: datetime | None = None,
+) -> dict[Address, Found]:
+    """Discover keys for ``addresses`` (see the module docstring)."""
+    return Discovery(rt, protocols=protocols, use_cache=use_cache, now=now).run(addresses)
+
+
+def accept(rt: Runtime, address: Address, fingerprint: str, *, now: datetime | None = None) -> Key:
+    """Pin ``fingerprint`` for ``address`` (``keys accept``): it must be a key already seen."""
+    store = store_for(rt.settings)
+    wanted = fingerprint.replace(" ", "").replace(":", "")
+    for stored in store.stored():
+        if stored.fingerprint.lower() == wanted.lower():
+            seen = [s for s in stored.sightings if Address(*_split(s.address)).matches(address)]
+            if not seen:
+                break
+            store.set_pin(
+                str(address),
+                stored.protocol,
+                stored.fingerprint,
+                "accepted",
+                now or datetime.now(UTC),
+            )
+            return Key(stored.protocol, stored.fingerprint, seen[0].source, stored.user_ids)
+    raise UsageError(
+        f"no key {fingerprint} was found for {address}; run `e2email keys locate {address}` first"
+    )
+
+
+def _split(text: str) -> tuple[str, str]:
+    local, _, domain = text.rpartition("@")
+    return local, domain

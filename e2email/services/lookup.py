@@ -1,0 +1,304 @@
+"""One discovery method for one address: local keyring and certificates, WKD, LDAP, DANE.
+
+Each function returns an ``Outcome``: usable keys (validated, with their material when they
+are not in the user's keyring), rejections with a reason, and whether the answer is
+*definitive* (a clean "nothing here" may be cached; a TLS error or a timeout may not).
+``services/discover`` runs them concurrently and decides.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ssl
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from cryptography import x509
+
+from e2email.adapters import http, pgpinspect, secrets
+from e2email.adapters import ldap as ldap_adapter
+from e2email.adapters.dns import DnsFailure, Resolver
+from e2email.config import LdapDirectory, Settings
+from e2email.core import pgpkeys, wkd, x509check
+from e2email.errors import MessageError, TemporaryFailure
+from e2email.model import Address, Key, Protocol, Rejection
+
+HTTP_REASONS = {
+    "tls": "tls-error",
+    "timeout": "timeout",
+    "dns": "dns-error",
+    "connect": "connect-error",
+    "http": "http-error",
+    "size": "too-large",
+}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one method found for one address."""
+
+    keys: tuple[Key, ...] = ()
+    rejected: tuple[Rejection, ...] = ()
+    definitive: bool = True
+    where: str = ""
+    notes: tuple[str, ...] = field(default=())
+
+
+def failed(source: str, reason: str, where: str = "") -> Outcome:
+    """A method that could not give an answer (never cached)."""
+    return Outcome((), (Rejection(source, reason),), definitive=False, where=where)
+
+
+def nothing(source: str, where: str = "") -> Outcome:
+    """A clean "no key here"."""
+    return Outcome((), (Rejection(source, "not-found"),), definitive=True, where=where)
+
+
+# -- OpenPGP keys from the network -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every method needs: settings, resolver, TLS context, clock, S/MIME anchors."""
+
+    settings: Settings
+    resolver: Resolver
+    tls_context: ssl.SSLContext
+    now: datetime
+    anchors: tuple[x509.Certificate, ...] = ()
+
+
+def judge_openpgp(data: bytes, address: Address, source: str, ctx: Context) -> Outcome:
+    """Filter to ``address``'s user IDs (security.md 5), then let gpg judge (item 12)."""
+    try:
+        blocks, dropped = pgpkeys.filter_for(data, pgpkeys.address_filter(address))
+    except pgpkeys.PacketError:
+        return Outcome((), (Rejection(source, "malformed"),))
+    rejected = [Rejection(source, reason) for reason in dropped]
+    keys: list[Key] = []
+    if blocks:
+        binary = ctx.settings.openpgp.gpg_binary
+        inspected = pgpinspect.inspect(b"".join(b.to_bytes() for b in blocks), gpg_binary=binary)
+        if len(inspected) < len(blocks):
+            rejected += [Rejection(source, "invalid")] * (len(blocks) - len(inspected))
+        for item in inspected:
+            problem = item.problem()
+            if problem is not None:
+                rejected.append(Rejection(source, problem, item.key.fingerprint))
+            else:
+                keys.append(_openpgp_key(item, source, ctx.now))
+    return Outcome(tuple(keys), tuple(rejected))
+
+
+def _openpgp_key(item: pgpinspect.Inspected, source: str, now: datetime) -> Key:
+    k = item.key
+    return Key(
+        Protocol.OPENPGP, k.fingerprint, source, k.user_ids, k.expires, now, material=item.material
+    )
+
+
+# -- S/MIME certificates ---------------------------------------------------------------------
+
+
+def judge_certificates(
+    blobs: Sequence[bytes], address: Address, source: str, ctx: Context
+) -> Outcome:
+    """Certificates (DER, PEM or PKCS #7 bundles) for ``address``, checked per security.md 6."""
+    certs = [c for blob in blobs for c in _load_certificates(blob)]
+    ends = [c for c in certs if x509check.san_matches(c, address)]
+    others = [c for c in certs if c not in ends]
+    keys: list[Key] = []
+    rejected: list[Rejection] = []
+    for cert in ends:
+        fpr = x509check.fingerprint(cert)
+        problems = x509check.check_recipient(
+            cert, address, anchors=ctx.anchors, intermediates=others, now=ctx.now
+        )
+        if problems:
+            rejected.append(Rejection(source, problems[0], fpr))
+        else:
+            keys.append(_smime_key(cert, source, ctx.now))
+    if certs and not ends:
+        rejected.append(Rejection(source, "address-mismatch"))
+    return Outcome(tuple(keys), tuple(rejected))
+
+
+def _smime_key(cert: x509.Certificate, source: str, now: datetime) -> Key:
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    return Key(
+        Protocol.SMIME,
+        x509check.fingerprint(cert),
+        source,
+        tuple(x509check.san_addresses(cert)),
+        cert.not_valid_after_utc,
+        now,
+        material=cert.public_bytes(Encoding.DER),
+    )
+
+
+def _load_certificates(blob: bytes) -> list[x509.Certificate]:
+    from cryptography.hazmat.primitives.serialization import pkcs7
+
+    if b"-----BEGIN CERTIFICATE-----" in blob:
+        try:
+            return x509check.load_pem_bundle(blob)
+        except ValueError:
+            return []
+    for loader in (_der_certificate, pkcs7.load_der_pkcs7_certificates):
+        try:
+            return loader(blob)
+        except ValueError:
+            continue
+    return []
+
+
+def _der_certificate(blob: bytes) -> list[x509.Certificate]:
+    return [x509.load_der_x509_certificate(blob)]
+
+
+def load_anchors(path: Path | None) -> tuple[x509.Certificate, ...]:
+    """The S/MIME trust anchors from ``smime.trust_anchors`` (a PEM bundle), or none."""
+    if path is None:
+        return ()
+    try:
+        return tuple(x509check.load_pem_bundle(path.read_bytes()))
+    except (OSError, ValueError):
+        return ()
+
+
+# -- the methods -----------------------------------------------------------------------------
+
+
+def local_smime(address: Address, ctx: Context) -> Outcome:
+    """Certificates in ``smime.certificates_dir`` whose SAN names the address."""
+    directory = ctx.settings.smime.certificates_dir
+    if directory is None or not directory.is_dir():
+        return Outcome()
+    blobs = []
+    for path in sorted(directory.iterdir()):
+        if path.suffix.lower() in (".pem", ".crt", ".cer", ".der", ".p7c", ".p7b"):
+            try:
+                blobs.append(path.read_bytes())
+            except OSError:
+                continue
+    found = judge_certificates(blobs, address, "local", ctx)
+    if found.rejected and found.rejected[-1].reason == "address-mismatch":
+        found = Outcome(found.keys, found.rejected[:-1])  # other people's certificates
+    return found
+
+
+def wkd_lookup(address: Address, ctx: Context, timeout: float) -> Outcome:
+    """WKD: advanced method, direct only if ``openpgpkey.DOMAIN`` does not exist (item 5)."""
+    try:
+        advanced, direct = wkd.requests(address)
+    except MessageError:
+        return Outcome((), (Rejection("wkd", "bad-domain"),))
+    try:
+        exists = _has_address(ctx.resolver, advanced.host)
+    except DnsFailure:
+        return failed(advanced.method, "dns-error", advanced.url)
+    req = advanced if exists else direct
+    try:
+        resp = http.get(
+            ctx.resolver,
+            ctx.tls_context,
+            req.host,
+            req.path,
+            max_bytes=wkd.MAX_BODY,
+            timeout=timeout,
+        )
+    except http.HttpError as e:
+        return failed(req.method, HTTP_REASONS.get(e.kind, "http-error"), req.url)
+    problem = wkd.status_problem(resp.status)
+    if problem == "not-found":
+        return nothing(req.method, req.url)
+    if problem is not None:
+        return failed(req.method, problem, req.url)
+    blocks_outcome = _wkd_body(resp.body, address, req.method, ctx)
+    return Outcome(blocks_outcome.keys, blocks_outcome.rejected, where=req.url)
+
+
+def _wkd_body(body: bytes, address: Address, source: str, ctx: Context) -> Outcome:
+    if not body.strip():
+        return Outcome((), (Rejection(source, "empty"),))
+    return judge_openpgp(body, address, source, ctx)
+
+
+def _has_address(resolver: Resolver, host: str) -> bool:
+    """True if ``host`` has an A or AAAA record; DnsFailure when DNS cannot say."""
+    return any(not resolver.query(host, rdtype).empty for rdtype in ("A", "AAAA"))
+
+
+def dane_name(address: Address) -> str:
+    """The OPENPGPKEY owner name (RFC 7929 section 3): SHA2-256 of the local part, 28 octets."""
+    digest = hashlib.sha256(address.local.encode("utf-8")).digest()[:28].hex()
+    return f"{digest}._openpgpkey.{wkd.wkd_domain(address.domain)}"
+
+
+def dane_lookup(address: Address, ctx: Context, timeout: float) -> Outcome:
+    """OPENPGPKEY records, used only from a DNSSEC-secure answer (RFC 7929 7)."""
+    del timeout  # the resolver has its own (network.timeout)
+    try:
+        name = dane_name(address)
+        answer = ctx.resolver.query(name, "OPENPGPKEY")
+    except MessageError:
+        return Outcome((), (Rejection("dane", "bad-domain"),))
+    except DnsFailure:
+        return failed("dane", "dns-error", name)
+    if answer.empty:
+        return nothing("dane", name)
+    if answer.security != "secure":
+        return Outcome((), (Rejection("dane", "dnssec-insecure"),), where=name)
+    data = b"".join(bytes(r.key) for r in answer.records)
+    found = judge_openpgp(data, address, "dane", ctx)
+    return Outcome(found.keys, found.rejected, where=name)
+
+
+def directories_for(settings: Settings, address: Address) -> list[LdapDirectory]:
+    """The configured directories that answer for the address's domain."""
+    domain = address.domain.lower()
+    return [d for d in settings.discovery.ldap if domain in d.domains]
+
+
+def ldap_lookup(
+    address: Address, directory: LdapDirectory, ctx: Context, timeout: float
+) -> Outcome:
+    """OpenPGP keys and S/MIME certificates from one directory."""
+    try:
+        found = ldap_adapter.lookup(
+            directory.url,
+            directory.base,
+            address,
+            resolver=ctx.resolver,
+            context=ctx.tls_context,
+            bind_dn=directory.bind_dn,
+            password=_ldap_password(ctx.settings, directory),
+            timeout=timeout,
+        )
+    except ldap_adapter.LdapError as e:
+        return failed(
+            "ldap", f"{e.kind}-error" if e.kind != "timeout" else "timeout", directory.url
+        )
+    except TemporaryFailure:
+        return failed("ldap", "connect-error", directory.url)
+    pgp = [judge_openpgp(k, address, "ldap", ctx) for k in found.pgp_keys]
+    smime = judge_certificates([*found.certificates, *found.smime_bundles], address, "ldap", ctx)
+    parts = [*pgp, smime]
+    keys = tuple(k for p in parts for k in p.keys)
+    rejected = tuple(r for p in parts for r in p.rejected)
+    if not keys and not rejected:
+        return nothing("ldap", directory.url)
+    return Outcome(keys, rejected, where=directory.url)
+
+
+def _ldap_password(settings: Settings, directory: LdapDirectory) -> str | None:
+    if directory.bind_dn is None:
+        return None
+    if directory.password_command:
+        return secrets.from_command(directory.password_command, "discovery.ldap password_command")
+    return secrets.from_keyring(
+        f"ldap:{directory.url}", allow_insecure=settings.secrets.allow_insecure_keyring
+    )
