@@ -23,7 +23,7 @@ from functools import cached_property, partial
 from e2email.adapters.keystore import KeyStore
 from e2email.config import Settings
 from e2email.errors import ConfigError, UsageError
-from e2email.model import Address, Key, Protocol, Rejection
+from e2email.model import Action, Address, Decision, Key, Protocol, Recipient, Rejection
 from e2email.services import keys as local_keys
 from e2email.services import lookup
 from e2email.services.runtime import Runtime
@@ -90,13 +90,7 @@ class Discovery:
     @cached_property
     def ctx(self) -> lookup.Context:
         """What the methods share."""
-        return lookup.Context(
-            self.settings,
-            self.rt.resolver,
-            self.rt.tls_context,
-            self.now,
-            lookup.load_anchors(self.settings.smime.trust_anchors),
-        )
+        return lookup.Context(self.settings, self.rt.resolver, self.rt.tls_context, self.now)
 
     def run(self, addresses: Sequence[Address]) -> dict[Address, Found]:
         """Discover keys for every address (each looked up once)."""
@@ -123,7 +117,7 @@ class Discovery:
             key, why = local_keys.local_openpgp(self.rt.gpg, address)
             keys += [key] if key else []
             rejected += why
-        if Protocol.SMIME in self.protocols:
+        if Protocol.SMIME in self.protocols and self.settings.smime.certificates_dir:
             out = lookup.local_smime(address, self.ctx)
             keys += out.keys
             rejected += out.rejected
@@ -232,6 +226,20 @@ class Discovery:
         flagged = replace(best, warning=note)
         rejected = (*found.rejected, Rejection(best.source, KEY_CHANGED, best.fingerprint))
         return Found(found.address, (flagged, *found.keys[1:]), rejected, change)
+
+
+def change_refusal(
+    settings: Settings, recipient: Recipient, found: Found | None
+) -> Decision | None:
+    """The refusal of a recipient whose key changed, when ``discovery.key_change`` is refuse."""
+    if found is None or found.changed is None or settings.discovery.key_change != "refuse":
+        return None
+    c = found.changed
+    why = (
+        f"{KEY_CHANGED}: {recipient.address} was pinned to {c.pinned}, {c.source} now offers "
+        f"{c.offered}; if that is right: e2email keys accept {recipient.address} {c.offered}"
+    )
+    return Decision(recipient, Action.REFUSE, None, why, found.rejected)
 
 
 def _result(future: cf.Future[lookup.Outcome], method: str, finished: bool) -> lookup.Outcome:

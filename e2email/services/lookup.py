@@ -13,17 +13,20 @@ import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
-
-from cryptography import x509
+from typing import TYPE_CHECKING
 
 from e2email.adapters import http, pgpinspect, secrets
 from e2email.adapters import ldap as ldap_adapter
 from e2email.adapters.dns import DnsFailure, Resolver
 from e2email.config import LdapDirectory, Settings
-from e2email.core import pgpkeys, wkd, x509check
+from e2email.core import pgpkeys, wkd
 from e2email.errors import MessageError, TemporaryFailure
 from e2email.model import Address, Key, Protocol, Rejection
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 HTTP_REASONS = {
     "tls": "tls-error",
@@ -67,7 +70,11 @@ class Context:
     resolver: Resolver
     tls_context: ssl.SSLContext
     now: datetime
-    anchors: tuple[x509.Certificate, ...] = ()
+
+    @cached_property
+    def anchors(self) -> tuple[x509.Certificate, ...]:
+        """``smime.trust_anchors``, loaded on first use (cryptography is slow to import)."""
+        return load_anchors(self.settings.smime.trust_anchors)
 
 
 def judge_openpgp(data: bytes, address: Address, source: str, ctx: Context) -> Outcome:
@@ -106,6 +113,8 @@ def judge_certificates(
     blobs: Sequence[bytes], address: Address, source: str, ctx: Context
 ) -> Outcome:
     """Certificates (DER, PEM or PKCS #7 bundles) for ``address``, checked per security.md 6."""
+    from e2email.core import x509check
+
     certs = [c for blob in blobs for c in _load_certificates(blob)]
     ends = [c for c in certs if x509check.san_matches(c, address)]
     others = [c for c in certs if c not in ends]
@@ -128,6 +137,8 @@ def judge_certificates(
 def _smime_key(cert: x509.Certificate, source: str, now: datetime) -> Key:
     from cryptography.hazmat.primitives.serialization import Encoding
 
+    from e2email.core import x509check
+
     return Key(
         Protocol.SMIME,
         x509check.fingerprint(cert),
@@ -141,6 +152,8 @@ def _smime_key(cert: x509.Certificate, source: str, now: datetime) -> Key:
 
 def _load_certificates(blob: bytes) -> list[x509.Certificate]:
     from cryptography.hazmat.primitives.serialization import pkcs7
+
+    from e2email.core import x509check
 
     if b"-----BEGIN CERTIFICATE-----" in blob:
         try:
@@ -156,11 +169,15 @@ def _load_certificates(blob: bytes) -> list[x509.Certificate]:
 
 
 def _der_certificate(blob: bytes) -> list[x509.Certificate]:
+    from cryptography import x509
+
     return [x509.load_der_x509_certificate(blob)]
 
 
 def load_anchors(path: Path | None) -> tuple[x509.Certificate, ...]:
     """The S/MIME trust anchors from ``smime.trust_anchors`` (a PEM bundle), or none."""
+    from e2email.core import x509check
+
     if path is None:
         return ()
     try:

@@ -12,7 +12,7 @@ from e2email.core import policy
 from e2email.core.compose import Draft, Mailbox
 from e2email.errors import NoUsableKeyError, PolicyRefusedError
 from e2email.model import Address, Plan, Recipient, Role, SubmitResult
-from e2email.services import keys, protect, submit, transport
+from e2email.services import protect, submit, transport
 from e2email.services.runtime import Runtime
 
 log = logging.getLogger("e2email.send")
@@ -54,10 +54,21 @@ def recipients_of(req: SendRequest) -> tuple[Recipient, ...]:
 
 
 def make_plan(rt: Runtime, sender: Address, recipients: tuple[Recipient, ...]) -> Plan:
-    """Decide per recipient (key lookup, then policy and transport)."""
+    """Decide per recipient (key discovery, then policy and transport)."""
+    from e2email.services import discover
+
+    wanted = [
+        r.address for r in recipients if policy.effective(rt.settings.policy, r)[0] != "never"
+    ]
+    found = discover.discover(rt, wanted)
     decisions = []
     for r in recipients:
-        key, rejected = keys.local_openpgp(rt.gpg, r.address)
+        changed = discover.change_refusal(rt.settings, r, found.get(r.address))
+        if changed is not None:
+            decisions.append(changed)
+            continue
+        key = found[r.address].key if r.address in found else None
+        rejected = found[r.address].rejected if r.address in found else ()
         encrypt, floor = policy.effective(rt.settings.policy, r)
         verdict, why = (None, "") if key else transport.verdict_for(rt, r.address.domain)
         decisions.append(
