@@ -24,6 +24,7 @@ ImapSecurity = Literal["tls", "starttls"]
 AuthMechanism = Literal["auto", "plain", "login", "oauthbearer", "xoauth2"]
 AUTH_MECHANISMS = ("auto", "plain", "login", "oauthbearer", "xoauth2")
 EncryptPolicy = Literal["required", "opportunistic", "never"]
+SignCleartext = Literal["auto", "openpgp", "smime", "never"]
 KeyChangePolicy = Literal["refuse", "warn"]
 TRANSPORT_LADDER = ("unknown", "plaintext", "unverified-tls", "verified-tls", "mta-sts", "dane")
 DISCOVERY_METHODS = ("local", "wkd", "ldap", "dane")
@@ -67,6 +68,8 @@ class SmimeSettings:
     trust_anchors: Path | None = None
     passphrase_command: str | None = None
     certificates_dir: Path | None = None
+    sign: bool = True
+    encrypt_to_self: bool = True
 
 
 @dataclass(frozen=True)
@@ -138,6 +141,15 @@ class OutboxSettings:
 
 
 @dataclass(frozen=True)
+class ProtectionSettings:
+    """How messages are wrapped: header protection (RFC 9788) and signing of cleartext."""
+
+    header_protection: bool = True
+    legacy_display: bool = False
+    sign_cleartext: SignCleartext = "auto"
+
+
+@dataclass(frozen=True)
 class Settings:
     """The whole configuration. ``source`` is the file it came from, if any."""
 
@@ -150,6 +162,7 @@ class Settings:
     policy: PolicySettings = field(default_factory=PolicySettings)
     secrets: SecretsSettings = field(default_factory=SecretsSettings)
     outbox: OutboxSettings = field(default_factory=OutboxSettings)
+    protection: ProtectionSettings = field(default_factory=ProtectionSettings)
 
 
 T = TypeVar("T")
@@ -336,6 +349,8 @@ def _smime(ctx: _Context, table: Table) -> SmimeSettings:
         trust_anchors=r.get("trust_anchors", _path, None),
         passphrase_command=r.get("passphrase_command", _opt_str, None),
         certificates_dir=r.get("certificates_dir", _path, None),
+        sign=r.get("sign", _bool, True),
+        encrypt_to_self=r.get("encrypt_to_self", _bool, True),
     )
     r.finish()
     return s
@@ -492,9 +507,24 @@ def parse(
         policy=_policy(ctx, r.get("policy", _table, {})),
         secrets=_secrets(ctx, r.get("secrets", _table, {})),
         outbox=_outbox(ctx, r.get("outbox", _table, {})),
+        protection=_protection(ctx, r.get("protection", _table, {})),
     )
     r.finish()
     return settings
+
+
+_SIGN_CLEARTEXT = _choice("auto", "openpgp", "smime", "never")
+
+
+def _protection(ctx: _Context, table: Table) -> ProtectionSettings:
+    r = _Reader(ctx, table, "protection")
+    s = ProtectionSettings(
+        header_protection=r.get("header_protection", _bool, True),
+        legacy_display=r.get("legacy_display", _bool, False),
+        sign_cleartext=r.get("sign_cleartext", _SIGN_CLEARTEXT, "auto"),
+    )
+    r.finish()
+    return s
 
 
 def default_path(env: Mapping[str, str]) -> Path | None:

@@ -47,6 +47,7 @@ class Action(enum.StrEnum):
     SMIME = "smime"
     CLEARTEXT = "cleartext"
     REFUSE = "refuse"
+    PASSTHROUGH = "passthrough"  # already encrypted by the sender's mail program: sent as is
 
 
 @dataclass(frozen=True)
