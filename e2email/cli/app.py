@@ -50,6 +50,9 @@ def _register() -> None:
     cli.add_command(doctor.doctor_command)
     cli.add_command(account.account_group)
     cli.add_command(sendmail.sendmail_command)
+    from e2email.cli import keys
+
+    cli.add_command(keys.keys_group)
 
 
 def run(args: list[str]) -> NoReturn:
