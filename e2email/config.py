@@ -106,6 +106,9 @@ class NetworkSettings:
     ca_file: Path | None = None
     smtp_probe_port: int = 25
     timeout: float = 30.0
+    probe_timeout: float = 10.0
+    verdict_ttl: float = 300.0
+    transport_cache_dir: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -435,6 +438,11 @@ def _network(ctx: _Context, table: Table) -> NetworkSettings:
         ca_file=r.get("ca_file", _path, None),
         smtp_probe_port=r.get("smtp_probe_port", _port, 25),
         timeout=r.get("timeout", _positive, 30.0),
+        probe_timeout=r.get("probe_timeout", _positive, 10.0),
+        verdict_ttl=r.get("verdict_ttl", _seconds, 300.0),
+        transport_cache_dir=r.get(
+            "transport_cache_dir", _path, _xdg(ctx, "XDG_CACHE_HOME", ".cache", "transport")
+        ),
     )
     r.finish()
     return s
