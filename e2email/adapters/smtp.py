@@ -14,7 +14,6 @@ caller AUTH in clear. Here:
 
 from __future__ import annotations
 
-import base64
 import logging
 import socket
 import ssl
@@ -23,8 +22,10 @@ from dataclasses import dataclass, field
 
 from e2email.adapters import tls
 from e2email.adapters.dns import Resolver
+from e2email.core import sasl
 from e2email.errors import (
     AuthenticationError,
+    MessageError,
     PermanentFailure,
     ProtocolViolation,
     TemporaryFailure,
@@ -114,6 +115,8 @@ class _Conn:
                 raise ProtocolViolation(f"{self.host}: reply line too long")
             self._fill()
         line, _, self.buf = self.buf.partition(b"\n")
+        if len(line) > MAX_LINE:
+            raise ProtocolViolation(f"{self.host}: reply line too long")
         return line.rstrip(b"\r")
 
     def pending(self) -> bool:
@@ -134,8 +137,8 @@ class _Conn:
 class SmtpSession:
     """An authenticated-TLS SMTP session. Use ``open()``; close with ``quit()``."""
 
-    def __init__(self, conn: _Conn, host: str, local_hostname: str) -> None:
-        self._conn, self.host, self.local_hostname = conn, host, local_hostname
+    def __init__(self, conn: _Conn, host: str, local_hostname: str, port: int = 0) -> None:
+        self._conn, self.host, self.local_hostname, self.port = conn, host, local_hostname, port
         self.capabilities = Capabilities()
         self.tls_version: str | None = None
 
@@ -159,7 +162,7 @@ class SmtpSession:
         try:
             if security == "tls":
                 sock = cls._handshake(sock, context, host, pin)
-            session = cls(_Conn(sock, host), host, local_hostname)
+            session = cls(_Conn(sock, host), host, local_hostname, port)
             session._greeting()
             if security != "tls":
                 session._starttls(context, pin)
@@ -235,6 +238,8 @@ class SmtpSession:
 
     def command(self, line: str, *, log_as: str | None = None) -> Reply:
         """Send one command line and read its reply. ``log_as`` replaces secrets in logs."""
+        if any(c in line for c in "\r\n\0"):
+            raise MessageError("refusing to send an SMTP command containing a line break")
         log.debug("C: %s", log_as if log_as is not None else line)
         self._conn.send(line.encode("utf-8") + b"\r\n")
         return self._read_reply()
@@ -243,42 +248,33 @@ class SmtpSession:
         if self.tls_version is None:
             raise TLSError(f"{self.host}: refusing to authenticate without TLS")
 
-    def login(self, username: str, password: str) -> str:
-        """Authenticate with PLAIN or LOGIN (RFC 4616, draft-murchison-sasl-login)."""
+    def login(self, username: str, password: str, mechanism: str = "auto") -> str:
+        """Authenticate with PLAIN (RFC 4616) or LOGIN; ``mechanism`` "auto" prefers PLAIN."""
         self._require_tls()
-        mechs = self.capabilities.auth_mechanisms()
-        if "PLAIN" in mechs:
-            token = base64.b64encode(f"\0{username}\0{password}".encode()).decode()
+        offered = self.capabilities.auth_mechanisms()
+        mech = sasl.choose(offered, mechanism, sasl.PASSWORD_MECHANISMS, self.host)
+        if mech == "PLAIN":
+            token = sasl.plain_response(username, password)
             reply = self.command(f"AUTH PLAIN {token}", log_as="AUTH PLAIN <credentials hidden>")
-            mech = "PLAIN"
-        elif "LOGIN" in mechs:
-            reply = self._login_mechanism(username, password)
-            mech = "LOGIN"
         else:
-            offered = " ".join(sorted(mechs)) or "none"
-            raise AuthenticationError(
-                f"{self.host}: no supported AUTH mechanism (offered: {offered})"
-            )
-        self._check_auth(reply)
+            reply = self._login_mechanism(username, password)
+        self._check_auth(reply, sasl.secret_forms(username, password))
         return mech
 
-    def login_oauth(self, username: str, token: str) -> str:
-        """Authenticate with OAUTHBEARER (RFC 7628) or XOAUTH2."""
+    def login_oauth(self, username: str, token: str, mechanism: str = "auto") -> str:
+        """Authenticate with OAUTHBEARER (RFC 7628) or XOAUTH2; "auto" prefers OAUTHBEARER."""
         self._require_tls()
-        mechs = self.capabilities.auth_mechanisms()
-        if "OAUTHBEARER" in mechs:
-            raw = f"n,a={username},\x01host={self.host}\x01auth=Bearer {token}\x01\x01"
-            mech = "OAUTHBEARER"
-        elif "XOAUTH2" in mechs:
-            raw = f"user={username}\x01auth=Bearer {token}\x01\x01"
-            mech = "XOAUTH2"
+        offered = self.capabilities.auth_mechanisms()
+        mech = sasl.choose(offered, mechanism, sasl.OAUTH_MECHANISMS, self.host)
+        if mech == "OAUTHBEARER":
+            response = sasl.oauthbearer_response(username, self.host, self.port, token)
         else:
-            raise AuthenticationError(f"{self.host}: the server offers no OAuth mechanism")
-        b64 = base64.b64encode(raw.encode()).decode()
-        reply = self.command(f"AUTH {mech} {b64}", log_as=f"AUTH {mech} <token hidden>")
-        if reply.code == 334:
-            reply = self.command("\x01", log_as="<abort>")
-        self._check_auth(reply)
+            response = sasl.xoauth2_response(username, token)
+        reply = self.command(f"AUTH {mech} {response}", log_as=f"AUTH {mech} <token hidden>")
+        if reply.code == 334:  # an error challenge (RFC 7628 3.2.3): answer with %x01
+            log.debug("S: (the server's error details are base64 JSON)")
+            reply = self.command("AQ==", log_as="AQ== (abort)")
+        self._check_auth(reply, sasl.secret_forms(username, token))
         return mech
 
     def _login_mechanism(self, username: str, password: str) -> Reply:
@@ -286,17 +282,16 @@ class SmtpSession:
         for value in (username, password):
             if reply.code != 334:
                 return reply
-            reply = self.command(
-                base64.b64encode(value.encode()).decode(), log_as="<credential hidden>"
-            )
+            reply = self.command(sasl.b64(value), log_as="<credential hidden>")
         return reply
 
-    def _check_auth(self, reply: Reply) -> None:
+    def _check_auth(self, reply: Reply, secrets: list[str]) -> None:
         if reply.ok:
             return
+        text = sasl.scrub(reply.text, secrets)
         if reply.transient:
-            raise TemporaryFailure(f"{self.host}: authentication failed temporarily: {reply.text}")
-        raise AuthenticationError(f"{self.host}: authentication failed: {reply.text}")
+            raise TemporaryFailure(f"{self.host}: authentication failed temporarily: {text}")
+        raise AuthenticationError(f"{self.host}: authentication failed: {text}")
 
     # -- a transaction ------------------------------------------------------------------
 

@@ -44,12 +44,13 @@ def cli(ctx: click.Context, config_path: str | None, verbose: int, quiet: bool) 
 
 
 def _register() -> None:
-    from e2email.cli import account, doctor, send, sendmail
+    from e2email.cli import account, doctor, queue, send, sendmail
 
     cli.add_command(send.send_command)
     cli.add_command(doctor.doctor_command)
     cli.add_command(account.account_group)
-    cli.add_command(sendmail.sendmail_command)
+    cli.add_command(sendmail.click_command())
+    cli.add_command(queue.queue_group)
     from e2email.cli import keys
 
     cli.add_command(keys.keys_group)

@@ -39,6 +39,12 @@ from e2email.services.send import SendOutcome, SendRequest, send
 )
 @click.option("--dry-run", is_flag=True, help="Decide and print the plan; send nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan and result as JSON.")
+@click.option(
+    "--require-tls",
+    is_flag=True,
+    help="Ask every later hop to use TLS or bounce (RFC 8689 REQUIRETLS); "
+    "refuse (exit 77) if the submission server does not offer it.",
+)
 @click.pass_context
 def send_command(
     ctx: click.Context,
@@ -51,6 +57,7 @@ def send_command(
     account: str | None,
     dry_run: bool,
     as_json: bool,
+    require_tls: bool,
 ) -> None:
     """Encrypt and send one message.
 
@@ -74,6 +81,7 @@ def send_command(
         body=read_body(body_file),
         account=account,
         dry_run=dry_run,
+        require_tls=require_tls,
     )
     outcome = send(runtime(ctx), req)
     if as_json:
@@ -107,12 +115,14 @@ def outcome_json(o: SendOutcome, dry_run: bool) -> dict[str, Any]:
             "accepted": [str(a) for a in o.result.accepted],
             "refused": [{"address": str(a), "reply": r} for a, r in o.result.refused],
             "copies": o.copies,
+            "queued": list(o.result.queued),
+            "deferred": o.result.deferred,
         }
     return {
         "message_id": o.message_id,
         "account": o.account,
         "dry_run": dry_run,
-        "sent": o.result is not None,
+        "sent": o.result is not None and not o.result.queued,
         "recipients": [decision_json(d) for d in o.plan.decisions],
         "result": result,
     }
@@ -128,6 +138,10 @@ def _print_human(o: SendOutcome, dry_run: bool) -> None:
         STATE.info(f"{d.recipient.address} [{d.recipient.role.value}]: {how}")
     if dry_run:
         STATE.info("dry run: nothing sent")
+    elif o.result is not None and o.result.queued:
+        ids = ", ".join(o.result.queued)
+        STATE.info(f"queued {o.message_id} as {ids}: {o.result.deferred}")
+        STATE.info("it will be sent by 'e2email queue flush'")
     elif o.result is not None:
         copies = "1 copy" if o.copies == 1 else f"{o.copies} copies"
         STATE.info(f"sent {o.message_id} via {o.account} in {copies}")

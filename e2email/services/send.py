@@ -30,6 +30,7 @@ class SendRequest:
     bcc: tuple[Mailbox, ...] = ()
     account: str | None = None
     dry_run: bool = False
+    require_tls: bool = False
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,13 @@ def send(rt: Runtime, req: SendRequest, *, now: datetime | None = None) -> SendO
         return SendOutcome(plan, draft.message_id, account.name)
     check_plan(plan)
     copies = protect.build_copies(rt, plan, draft)
-    result = submit.submit(rt, account, req.sender.address, copies)
+    result = submit.submit(
+        rt,
+        account,
+        req.sender.address,
+        copies,
+        require_tls=req.require_tls,
+        message_id=draft.message_id,
+    )  # a temporary failure queues the protected copies in the outbox (result.queued)
     log.info("submitted %s (%d transaction(s))", draft.message_id, len(copies))
     return SendOutcome(plan, draft.message_id, account.name, result, len(copies))

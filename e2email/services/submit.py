@@ -1,14 +1,27 @@
-"""Hand copies of a message to the account's submission server over authenticated TLS."""
+"""Hand copies of a message to the account's submission server over authenticated TLS.
+
+The rules (contract.md, security.md item 8):
+
+* When any recipient of any copy is refused, nothing is sent to anyone: every RCPT of every
+  copy is checked before the first DATA.
+* A temporary failure (network, TLS, 4xx) stores the copies not yet accepted in the outbox,
+  exactly as they would have been sent (already encrypted), and the call succeeds with
+  ``SubmitResult.queued``; with the outbox off it raises TemporaryFailure (exit 75).
+* Refused credentials (exit 77) and permanent refusals (exit 69) queue nothing.
+* REQUIRETLS (RFC 8689): ``require_tls`` refuses to submit unless the server offers it;
+  ``Copy.prefer_require_tls`` sets it whenever the server offers it.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from e2email.adapters.outbox import Envelope, Outbox
 from e2email.adapters.smtp import SmtpSession
 from e2email.config import Account
-from e2email.errors import PartialDeliveryError, TemporaryFailure
+from e2email.errors import PartialDeliveryError, PolicyRefusedError, TemporaryFailure
 from e2email.model import Address, SubmitResult
 from e2email.services.runtime import Runtime
 
@@ -22,6 +35,15 @@ class Copy:
     recipients: tuple[Address, ...]
     data: bytes
     utf8: bool = False
+    prefer_require_tls: bool = False
+
+
+class Interrupted(TemporaryFailure):
+    """A temporary failure after ``sent`` copies had already been accepted."""
+
+    def __init__(self, cause: TemporaryFailure, sent: int) -> None:
+        super().__init__(str(cause))
+        self.cause, self.sent = cause, sent
 
 
 def _params(session: SmtpSession, copy: Copy, require_tls: bool) -> list[str]:
@@ -32,12 +54,12 @@ def _params(session: SmtpSession, copy: Copy, require_tls: bool) -> list[str]:
         if not session.capabilities.has("SMTPUTF8"):
             raise TemporaryFailure(f"{session.host} does not support SMTPUTF8 (non-ASCII address)")
         params.append("SMTPUTF8")
-    if require_tls:
+    if require_tls or (copy.prefer_require_tls and session.capabilities.has("REQUIRETLS")):
         params.append("REQUIRETLS")
     return params
 
 
-def _check_recipients(session: SmtpSession, sender: Address, copy: Copy, require_tls: bool) -> None:
+def check_recipients(session: SmtpSession, sender: Address, copy: Copy, require_tls: bool) -> None:
     """MAIL + RCPT for one copy; on any refusal RSET and raise naming the refused ones."""
     session.mail(str(sender), _params(session, copy, require_tls))
     refused = []
@@ -53,9 +75,45 @@ def _check_recipients(session: SmtpSession, sender: Address, copy: Copy, require
         raise PartialDeliveryError(f"recipients refused, nothing sent: {names}")
 
 
+def transact(session: SmtpSession, sender: Address, copy: Copy, require_tls: bool) -> str:
+    """One complete transaction; the server's final reply to DATA."""
+    check_recipients(session, sender, copy, require_tls)
+    return session.data([copy.data]).text
+
+
+def check_require_tls(session: SmtpSession, required: bool) -> None:
+    """Refuse (exit 77, nothing queued) when REQUIRETLS is demanded and not offered."""
+    if required and not session.capabilities.has("REQUIRETLS"):
+        raise PolicyRefusedError(
+            f"{session.host} does not offer REQUIRETLS (RFC 8689) and it was required; nothing sent"
+        )
+
+
+def authenticate(account: Account, session: SmtpSession, secret: str | None) -> None:
+    """AUTH with the account's password or OAuth token (never in clear: the session is TLS)."""
+    if not account.username or secret is None:
+        return
+    if account.oauth_token_command:
+        mech = session.login_oauth(account.username, secret, account.auth_mechanism)
+    else:
+        mech = session.login(account.username, secret, account.auth_mechanism)
+    log.info("authenticated to %s as %s (%s)", account.smtp_host, account.username, mech)
+
+
+def _secret(rt: Runtime, account: Account) -> str | None:
+    if not account.username:
+        return None
+    if account.oauth_token_command:
+        from e2email.adapters import secrets
+
+        what = f"accounts.{account.name}.oauth_token_command"
+        return secrets.from_command(account.oauth_token_command, what)
+    return rt.password(account)
+
+
 def open_session(rt: Runtime, account: Account) -> SmtpSession:
     """Connect to the account's server and authenticate (credentials fetched first)."""
-    password = rt.password(account) if account.username else None
+    secret = _secret(rt, account)
     session = SmtpSession.open(
         account.smtp_host,
         account.smtp_port,
@@ -66,13 +124,51 @@ def open_session(rt: Runtime, account: Account) -> SmtpSession:
         pin=account.tls_fingerprint,
     )
     try:
-        if account.username and password is not None:
-            mech = session.login(account.username, password)
-            log.info("authenticated to %s as %s (%s)", account.smtp_host, account.username, mech)
-        return session
+        authenticate(account, session, secret)
     except BaseException:
         session.close()
         raise
+    return session
+
+
+def send_all(
+    session: SmtpSession, sender: Address, copies: Sequence[Copy], require_tls: bool
+) -> list[str]:
+    """Check every RCPT of every copy, then send each; Interrupted tells how far it got."""
+    check_require_tls(session, require_tls)
+    if len(copies) > 1:
+        for copy in copies:  # every RCPT is checked before any copy is sent
+            check_recipients(session, sender, copy, require_tls)
+            session.reset()
+    replies: list[str] = []
+    for copy in copies:
+        try:
+            replies.append(transact(session, sender, copy, require_tls))
+        except TemporaryFailure as e:
+            raise Interrupted(e, len(replies)) from None
+    return replies
+
+
+def _deliver(
+    rt: Runtime, account: Account, sender: Address, copies: Sequence[Copy], require_tls: bool
+) -> list[str]:
+    session = open_session(rt, account)
+    try:
+        replies = send_all(session, sender, copies, require_tls)
+    except BaseException:
+        session.close()
+        raise
+    session.quit()
+    return replies
+
+
+@dataclass(frozen=True)
+class _Job:
+    account: Account
+    sender: Address
+    copies: tuple[Copy, ...]
+    require_tls: bool
+    message_id: str | None
 
 
 def submit(
@@ -82,25 +178,48 @@ def submit(
     copies: Iterable[Copy],
     *,
     require_tls: bool = False,
+    message_id: str | None = None,
 ) -> SubmitResult:
-    """Send every copy; when any recipient is refused, nothing is sent to anyone."""
-    copies = list(copies)
-    session = open_session(rt, account)
+    """Send every copy; refused as a whole, or queued in the outbox on temporary failure."""
+    job = _Job(account, sender, tuple(copies), require_tls, message_id)
     try:
-        if require_tls and not session.capabilities.has("REQUIRETLS"):
-            raise TemporaryFailure(f"{account.smtp_host} does not offer REQUIRETLS (RFC 8689)")
-        if len(copies) > 1:
-            for copy in copies:  # every RCPT is checked before any copy is sent
-                _check_recipients(session, sender, copy, require_tls)
-                session.reset()
-        accepted: list[Address] = []
-        replies = []
-        for copy in copies:
-            _check_recipients(session, sender, copy, require_tls)
-            replies.append(session.data([copy.data]).text)
-            accepted += copy.recipients
-    except BaseException:
-        session.close()
-        raise
-    session.quit()
-    return SubmitResult(accepted=tuple(accepted), replies=tuple(replies))
+        replies = _deliver(rt, account, sender, job.copies, require_tls)
+    except TemporaryFailure as e:
+        return _queue_rest(rt, job, e)
+    accepted = tuple(a for c in job.copies for a in c.recipients)
+    return SubmitResult(accepted=accepted, replies=tuple(replies))
+
+
+def _envelope(job: _Job, copy: Copy) -> Envelope:
+    return Envelope(
+        account=job.account.name,
+        sender=str(job.sender),
+        recipients=tuple(str(a) for a in copy.recipients),
+        utf8=copy.utf8,
+        require_tls=job.require_tls,
+        prefer_require_tls=copy.prefer_require_tls,
+        message_id=job.message_id,
+    )
+
+
+def _queue_rest(rt: Runtime, job: _Job, error: TemporaryFailure) -> SubmitResult:
+    """Store the copies not accepted yet in the outbox, or re-raise when it is off."""
+    sent = error.sent if isinstance(error, Interrupted) else 0
+    reason = str(error.cause if isinstance(error, Interrupted) else error)
+    if sent:
+        reason += f" ({sent} of {len(job.copies)} copies were accepted before that)"
+    settings = rt.settings.outbox
+    if not settings.enabled or settings.path is None:
+        raise TemporaryFailure(f"{reason}; not queued (the outbox is off)") from None
+    box = Outbox(settings.path)
+    ids: list[str] = []
+    try:
+        for copy in job.copies[sent:]:
+            ids.append(box.add(_envelope(job, copy), copy.data))
+    except TemporaryFailure as e:  # all or nothing: the caller will retry the whole message
+        for entry_id in ids:
+            box.drop(entry_id)
+        raise TemporaryFailure(f"{reason}; and {e}") from None
+    log.info("queued %s: %s", ", ".join(ids), reason)
+    accepted = tuple(a for c in job.copies[:sent] for a in c.recipients)
+    return SubmitResult(accepted=accepted, queued=tuple(ids), deferred=reason)
