@@ -54,6 +54,10 @@ def _register() -> None:
     from e2email.cli import keys
 
     cli.add_command(keys.keys_group)
+    from e2email.cli import check, trace
+
+    cli.add_command(check.check_command)
+    cli.add_command(trace.trace_command)
 
 
 def run(args: list[str]) -> NoReturn:

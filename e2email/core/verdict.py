@@ -134,7 +134,7 @@ def judge_mx(mx: MxFacts, sts: Sts, now: datetime) -> MxVerdict:
     """The verdict of one MX host: the weakest of its reachable addresses."""
     if mx.error:
         return MxVerdict(mx, "unknown", mx.error)
-    reachable = [p for p in mx.probes if p.reachable]
+    reachable = [p for p in mx.probes if p.reachable and p.starttls is not None]
     if not reachable:
         why = "; ".join(f"{p.address}: {p.error}" for p in mx.probes) or "no address to probe"
         return MxVerdict(mx, "unknown", f"not observed ({why})")
