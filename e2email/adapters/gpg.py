@@ -14,10 +14,12 @@ status lines itself and turns them into values and exceptions:
 from __future__ import annotations
 
 import logging
+import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from e2email.core.addresses import parse_mailbox
 from e2email.errors import ConfigError, CryptoError, IntegrityError, MessageError
@@ -238,6 +240,62 @@ class Gpg:
             raise CryptoError(f"gpg could not encrypt: {_reason(result, status)}")
         if sign_with and not any(k == "SIG_CREATED" for k, _ in status):
             raise CryptoError(f"gpg could not sign with {sign_with}: {_reason(result, status)}")
+        return bytes(result.data)
+
+    def encrypt_stream(
+        self,
+        source: BinaryIO,
+        recipients: list[str],
+        output: Path,
+        *,
+        sign_with: str | None = None,
+        extra_keys: Sequence[bytes] = (),
+    ) -> None:
+        """Encrypt (and sign) a stream into an armored file, never holding it in memory.
+
+        ``extra_keys`` (OpenPGP key material found by discovery) are usable as recipients
+        for this call only: they go into a throwaway keyring, never the user's.
+        """
+        args = [*OFFLINE, "--compress-algo", "none"]
+        with tempfile.TemporaryDirectory(prefix="e2email-keys-") as tmp:
+            if extra_keys:
+                args += self._throwaway_keyring(Path(tmp), extra_keys)
+            result = self._impl().encrypt_file(
+                source,
+                recipients,
+                armor=True,
+                always_trust=True,
+                sign=sign_with,
+                output=str(output),
+                extra_args=args,
+            )
+        status = statuses(getattr(result, "stderr", "") or "")
+        if not any(k == "END_ENCRYPTION" for k, _ in status):
+            raise CryptoError(f"gpg could not encrypt: {_reason(result, status)}")
+        if sign_with and not any(k == "SIG_CREATED" for k, _ in status):
+            raise CryptoError(f"gpg could not sign with {sign_with}: {_reason(result, status)}")
+
+    def _throwaway_keyring(self, directory: Path, keys: Sequence[bytes]) -> list[str]:
+        ring = directory / "recipients.kbx"
+        scope = ["--no-default-keyring", "--keyring", str(ring)]
+        for data in keys:
+            if not self._impl().import_keys(data, extra_args=scope).fingerprints:
+                raise CryptoError("gpg could not read a recipient key found by discovery")
+        return ["--keyring", str(ring)]
+
+    def sign_detached_stream(self, source: BinaryIO, signer: str) -> bytes:
+        """An armored detached signature over a stream (RFC 3156 5), SHA-256."""
+        result = self._impl().sign_file(
+            source,
+            keyid=signer,
+            detach=True,
+            clearsign=False,
+            binary=False,
+            extra_args=[*OFFLINE, "--digest-algo", "SHA256"],
+        )
+        status = statuses(getattr(result, "stderr", "") or "")
+        if not any(k == "SIG_CREATED" for k, _ in status):
+            raise CryptoError(f"gpg could not sign with {signer}: {_reason(result, status)}")
         return bytes(result.data)
 
     def sign_detached(self, data: bytes, signer: str) -> bytes:

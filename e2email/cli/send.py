@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import mimetypes
+import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -11,12 +14,23 @@ from e2email.cli.output import STATE, print_json
 from e2email.core.addresses import check_header_value
 from e2email.errors import UsageError
 from e2email.model import Decision
-from e2email.services.send import SendOutcome, SendRequest, send
+from e2email.services.send import (
+    AttachmentFile,
+    MessageRequest,
+    SendOutcome,
+    SendRequest,
+    send,
+    send_message,
+)
 
 
 @click.command("send")
 @click.option(
-    "--from", "sender", required=True, metavar="ADDR", help="Sender address (picks the account)."
+    "--from",
+    "sender",
+    metavar="ADDR",
+    help="Sender address (picks the account). With --message: the envelope sender "
+    "[default: the message's From].",
 )
 @click.option("--to", "to", multiple=True, metavar="ADDR", help="Recipient; repeat for more.")
 @click.option("--cc", multiple=True, metavar="ADDR", help="Carbon-copy recipient; repeatable.")
@@ -26,11 +40,25 @@ from e2email.services.send import SendOutcome, SendRequest, send
     metavar="ADDR",
     help="Blind recipient: gets its own copy, never named in others.",
 )
-@click.option("--subject", required=True, metavar="TEXT", help="Subject line.")
+@click.option("--subject", metavar="TEXT", help="Subject line (hidden inside encrypted copies).")
 @click.option(
     "--body-file",
     metavar="FILE",
     help="Body text (UTF-8); default: stdin when it is not a terminal.",
+)
+@click.option(
+    "--attach",
+    "attach",
+    multiple=True,
+    metavar="FILE",
+    help="Attach a file (any type, any size: it is streamed); repeat for more.",
+)
+@click.option(
+    "--message",
+    "message_file",
+    metavar="FILE",
+    help="Send a ready RFC 5322 message from FILE ('-' = stdin); recipients from its "
+    "To/Cc/Bcc. Bcc is removed from every copy.",
 )
 @click.option(
     "--account",
@@ -48,12 +76,14 @@ from e2email.services.send import SendOutcome, SendRequest, send
 @click.pass_context
 def send_command(
     ctx: click.Context,
-    sender: str,
+    sender: str | None,
     to: tuple[str, ...],
     cc: tuple[str, ...],
     bcc: tuple[str, ...],
-    subject: str,
+    subject: str | None,
     body_file: str | None,
+    attach: tuple[str, ...],
+    message_file: str | None,
     account: str | None,
     dry_run: bool,
     as_json: bool,
@@ -61,15 +91,55 @@ def send_command(
 ) -> None:
     """Encrypt and send one message.
 
-    Each recipient's key is looked up; the message is encrypted to it (PGP/MIME). A
-    recipient without a usable key gets the message only if policy allows it; otherwise
-    NOTHING is sent to anyone and the command exits 67 (no key) or 77 (policy).
+    Each recipient's key is looked up; the message is encrypted to it: PGP/MIME for an
+    OpenPGP key, S/MIME for a certificate, one copy per protocol and one per Bcc recipient.
+    The real Subject travels inside the encryption; outside it reads "[...]" (RFC 9788).
+    A recipient without a usable key gets the message only if policy allows it (signed,
+    when you have a signing key); otherwise NOTHING is sent to anyone and the command
+    exits 67 (no key) or 77 (policy). See docs/protection.md.
 
     \b
-    Example:
+    Examples:
       echo "See you at 10." | e2email send --from alice@example.org \\
           --to bob@example.net --subject "Meeting"
+      e2email send --from alice@example.org --to bob@example.net \\
+          --subject "Report" --body-file note.txt --attach report.pdf
+      e2email send --message draft.eml          # To/Cc/Bcc from the message
     """
+    if message_file is not None:
+        if to or cc or bcc or subject is not None or body_file or attach:
+            raise UsageError(
+                "--message sends a ready message: its recipients, subject and body come "
+                "from the file (drop --to/--cc/--bcc/--subject/--body-file/--attach)"
+            )
+        outcome = _send_ready(ctx, message_file, sender, account, dry_run, require_tls)
+    else:
+        outcome = _compose(
+            ctx, sender, to, cc, bcc, subject, body_file, attach, account, dry_run, require_tls
+        )
+    if as_json:
+        print_json(outcome_json(outcome, dry_run))
+    else:
+        _print_human(outcome, dry_run)
+
+
+def _compose(
+    ctx: click.Context,
+    sender: str | None,
+    to: tuple[str, ...],
+    cc: tuple[str, ...],
+    bcc: tuple[str, ...],
+    subject: str | None,
+    body_file: str | None,
+    attach: tuple[str, ...],
+    account: str | None,
+    dry_run: bool,
+    require_tls: bool,
+) -> SendOutcome:
+    if sender is None:
+        raise UsageError("--from is required (or use --message FILE)")
+    if subject is None:
+        raise UsageError("--subject is required (or use --message FILE)")
     if not (to or cc or bcc):
         raise UsageError("no recipients: give at least one --to, --cc or --bcc")
     req = SendRequest(
@@ -82,12 +152,53 @@ def send_command(
         account=account,
         dry_run=dry_run,
         require_tls=require_tls,
+        attachments=tuple(attachment(a) for a in attach),
     )
-    outcome = send(runtime(ctx), req)
-    if as_json:
-        print_json(outcome_json(outcome, dry_run))
-    else:
-        _print_human(outcome, dry_run)
+    return send(runtime(ctx), req)
+
+
+def _send_ready(
+    ctx: click.Context,
+    message_file: str,
+    sender: str | None,
+    account: str | None,
+    dry_run: bool,
+    require_tls: bool,
+) -> SendOutcome:
+    raw = read_input(message_file, "--message")
+    req = MessageRequest(
+        raw=raw,
+        sender=mailbox(sender, "--from").address if sender else None,
+        account=account,
+        dry_run=dry_run,
+        require_tls=require_tls,
+    )
+    return send_message(runtime(ctx), req)
+
+
+def attachment(path_text: str) -> AttachmentFile:
+    """An --attach value: a readable regular file; its media type guessed from the name."""
+    path = Path(path_text)
+    if not path.is_file():
+        raise UsageError(f"--attach: {path_text} is not a readable file")
+    try:
+        with path.open("rb"):
+            pass
+    except OSError as e:
+        raise UsageError(f"--attach: cannot read {path_text}: {e.strerror}") from None
+    guessed, encoding = mimetypes.guess_type(path.name, strict=False)
+    ctype = guessed if guessed and not encoding else "application/octet-stream"
+    return AttachmentFile(path, path.name, ctype)
+
+
+def read_input(name: str, option: str) -> bytes:
+    """The bytes of FILE, or of stdin for '-'."""
+    if name == "-":
+        return sys.stdin.buffer.read()
+    try:
+        return Path(name).read_bytes()
+    except OSError as e:
+        raise UsageError(f"{option}: cannot read {name}: {e.strerror}") from None
 
 
 def decision_json(d: Decision) -> dict[str, Any]:

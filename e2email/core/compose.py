@@ -1,19 +1,24 @@
-"""Turning what the user asked for into MIME: the cleartext entity and the outer headers.
+"""Turning what the user asked for into a message: header fields and the content entity.
 
-Pure: the date, Message-ID and boundaries come in as values.
+Pure: the date, the Message-ID and the attachments' stream references come in as values.
+The result is an :class:`Outgoing`, the one shape every protection mode starts from (the
+sendmail path builds the same shape from a ready message, see ``core/message.py``).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from email import policy
 from email.message import EmailMessage
 
+from e2email.core import mime
 from e2email.core.addresses import check_header_value
+from e2email.core.mime import Entity, Stream
 from e2email.model import Address
 
-SMTP_POLICY = policy.SMTP.clone(max_line_length=78)
-SMTPUTF8_POLICY = policy.SMTPUTF8.clone(max_line_length=78)
+SMTP_POLICY = mime.SMTP_POLICY
+SMTPUTF8_POLICY = mime.SMTPUTF8_POLICY
+_MIME_TYPE = re.compile(r"[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+")
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,16 @@ def _needs_quotes(name: str) -> bool:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file to attach: its name, media type, and the stream that carries its bytes."""
+
+    filename: str
+    content_type: str
+    stream: Stream
+    inline: bool = False
+
+
+@dataclass(frozen=True)
 class Draft:
     """A message to send, before any protection."""
 
@@ -51,9 +66,10 @@ class Draft:
     cc: tuple[Mailbox, ...] = ()
     bcc: tuple[Mailbox, ...] = ()
     extra_headers: tuple[tuple[str, str], ...] = field(default=())
+    attachments: tuple[Attachment, ...] = ()
 
     def visible_headers(self) -> list[tuple[str, str]]:
-        """The headers every copy shows; never Bcc."""
+        """The message header fields (RFC 5322 3.6) every copy carries; never Bcc."""
         headers = [
             ("From", self.sender.header()),
             ("To", ", ".join(m.header() for m in self.to))
@@ -73,30 +89,91 @@ class Draft:
         return headers
 
 
+@dataclass(frozen=True)
+class Outgoing:
+    """A message ready for protection: its header fields and its content entity.
+
+    ``headers`` never contains Bcc or content header fields. ``mua`` says what the sender's
+    mail program already did: ``None``, ``"signed"`` (the entity must stay byte-exact) or
+    ``"encrypted"`` (``original`` is sent unchanged). ``original`` is a ready message as its
+    program made it, Bcc removed; None for a message composed here.
+    """
+
+    headers: tuple[tuple[str, str], ...]
+    entity: Entity
+    message_id: str
+    mua: str | None = None
+    original: bytes | None = None
+
+    @property
+    def utf8(self) -> bool:
+        """True when an address header is non-ASCII (RFC 6532 needs SMTPUTF8)."""
+        return needs_utf8(list(self.headers))
+
+
 def needs_utf8(headers: list[tuple[str, str]]) -> bool:
     """True when an address is non-ASCII (RFC 6532), which needs SMTPUTF8."""
-    return any(name in ("From", "To", "Cc") and not value.isascii() for name, value in headers)
+    return any(
+        name.lower() in ("from", "to", "cc", "sender", "reply-to") and not value.isascii()
+        for name, value in headers
+    )
 
 
 def render_headers(headers: list[tuple[str, str]]) -> bytes:
     """Header block with CRLF line ends and the blank line, encoded per RFC 2047/6532."""
-    pol = SMTPUTF8_POLICY if needs_utf8(headers) else SMTP_POLICY
-    out = bytearray()
-    for name, value in headers:
-        stored = pol.header_store_parse(name, check_header_value(name, value))
-        out += pol.fold_binary(*stored)
-    return bytes(out) + b"\r\n"
+    return mime.render_fields(headers, utf8=needs_utf8(headers))
 
 
-def text_entity(body: str) -> bytes:
-    """A 7-bit-safe text/plain MIME entity (quoted-printable when needed), CRLF line ends."""
-    msg = EmailMessage(policy=SMTP_POLICY)
-    msg.set_content(body, subtype="plain", charset="utf-8", cte=_cte(body))
-    del msg["MIME-Version"]
-    return msg.as_bytes()
+def outgoing(draft: Draft) -> Outgoing:
+    """The draft as an Outgoing message (RFC 5322 3.6 fields, RFC 2045/2046 content)."""
+    return Outgoing(tuple(draft.visible_headers()), entity(draft), draft.message_id)
 
 
-def _cte(body: str) -> str:
-    if body.isascii() and all(len(line) <= 76 for line in body.splitlines()):
-        return "7bit"
-    return "quoted-printable"
+def entity(draft: Draft) -> Entity:
+    """text/plain, or multipart/mixed with the attachments (RFC 2046 5.1.3)."""
+    text = text_part(draft.body)
+    if not draft.attachments:
+        return mime.from_message(text)
+    root = EmailMessage(policy=SMTP_POLICY)
+    root["Content-Type"] = "multipart/mixed"
+    root.attach(text)
+    for att in draft.attachments:
+        root.attach(attachment_part(att))
+    root.set_boundary(_boundary(draft.message_id))
+    return mime.from_message(root, {a.stream.ref for a in draft.attachments})
+
+
+def text_part(body: str) -> EmailMessage:
+    """A 7-bit-safe text/plain part (quoted-printable when needed), RFC 2045 6.7."""
+    part = EmailMessage(policy=SMTP_POLICY)
+    data = mime.crlf(body.encode("utf-8"))
+    if data.isascii() and not mime.needs_reencoding(Entity((), (data,))):
+        part["Content-Type"] = 'text/plain; charset="us-ascii"'
+        part["Content-Transfer-Encoding"] = "7bit"
+        part.set_payload(data.decode("ascii"))
+    else:
+        part["Content-Type"] = 'text/plain; charset="utf-8"'
+        part["Content-Transfer-Encoding"] = "quoted-printable"
+        part.set_payload(mime.qp_encode(data))
+    return part
+
+
+def attachment_part(att: Attachment) -> EmailMessage:
+    """A base64 part whose body is the attachment's stream (RFC 2183 Content-Disposition)."""
+    check_header_value("attachment file name", att.filename)
+    if _MIME_TYPE.fullmatch(att.content_type) is None:
+        raise ValueError(f"not a media type: {att.content_type!r}")
+    part = EmailMessage(policy=SMTP_POLICY)
+    part["Content-Type"] = att.content_type
+    part.set_param("name", att.filename)
+    disposition = "inline" if att.inline else "attachment"
+    part.add_header("Content-Disposition", disposition, filename=att.filename)
+    part["Content-Transfer-Encoding"] = "base64"
+    part.set_payload(att.stream.token)
+    return part
+
+
+def _boundary(seed: str) -> str:
+    """A boundary no base64 or quoted-printable line can contain (RFC 2046 5.1.1)."""
+    token = re.sub(r"[^A-Za-z0-9]", "", seed)[:24] or "x"
+    return f"=_e2email_{token}_="

@@ -1,15 +1,38 @@
-"""Protection: turn a planned draft into the exact bytes each group of recipients receives."""
+"""Protection: turn a planned message into the exact bytes each group of recipients receives.
+
+* One copy per protocol for To/Cc, and one per Bcc recipient, so that no key ID, certificate
+  or header in anyone else's copy names a Bcc recipient (security.md item 4).
+* Every encrypted copy shows the same outer header fields, whatever its protocol: the
+  ``hcp_baseline`` view of RFC 9788 (Subject ``[...]``), or the real fields when header
+  protection is off.
+* Cleartext copies are signed when ``protection.sign_cleartext`` says so (PGP/MIME or S/MIME
+  multipart/signed over a 7-bit, CRLF-canonical entity).
+* A message the sender's mail program already encrypted goes out unchanged (Bcc removed); one
+  it already signed is encrypted without a second signature, and sent unchanged in clear.
+"""
 
 from __future__ import annotations
 
-import secrets as pysecrets
+import logging
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cached_property
+from pathlib import Path
 
-from e2email.core import compose, pgpmime
-from e2email.core.compose import Draft
-from e2email.errors import ConfigError
+from e2email.adapters.cms import Identity
+from e2email.core import compose, headers, mime
+from e2email.core.compose import Outgoing
+from e2email.core.mime import Entity
+from e2email.errors import ConfigError, InternalError
 from e2email.model import Action, Address, Decision, Plan, Role
-from e2email.services import keys, submit
+from e2email.services import keys, payload, protect_openpgp, protect_smime, submit
 from e2email.services.runtime import Runtime
+
+log = logging.getLogger("e2email.protect")
+
+Fields = list[tuple[str, str]]
 
 
 def _groups(plan: Plan) -> list[tuple[Action, tuple[Decision, ...]]]:
@@ -24,50 +47,141 @@ def _groups(plan: Plan) -> list[tuple[Action, tuple[Decision, ...]]]:
     return [(a, tuple(ds)) for a, ds in groups.items()] + single
 
 
-def _signer(rt: Runtime, sender: Address) -> str | None:
-    if not rt.settings.openpgp.sign:
+@dataclass
+class Job:
+    """Everything one message's copies share: the message, its files, a private work dir."""
+
+    rt: Runtime
+    out: Outgoing
+    sender: Address
+    files: Mapping[str, Path]
+    workdir: Path
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    _counter: int = 0
+
+    def scratch(self, suffix: str) -> Path:
+        """A fresh file name in the work dir."""
+        self._counter += 1
+        return self.workdir / f"{self._counter}{suffix}"
+
+    @property
+    def protect_headers(self) -> bool:
+        """RFC 9788 applies (configured, and the entity is ours to change)."""
+        return self.rt.settings.protection.header_protection and self.out.mua is None
+
+    @cached_property
+    def openpgp_signer(self) -> str | None:
+        """The fingerprint that signs OpenPGP copies (``openpgp.sign``), or None."""
+        if not self.rt.settings.openpgp.sign:
+            return None
+        key = self.rt.gpg.secret_key_for(self.sender)
+        if key is None:
+            raise ConfigError(
+                f"openpgp.sign is true but the keyring has no usable secret key for "
+                f"{self.sender}; import your key or set sign = false"
+            )
+        return key.fingerprint
+
+    @cached_property
+    def self_keys(self) -> list[str]:
+        """Our own OpenPGP key, when ``openpgp.encrypt_to_self``."""
+        if not self.rt.settings.openpgp.encrypt_to_self:
+            return []
+        key, _ = keys.local_openpgp(self.rt.gpg, self.sender)
+        return [key.fingerprint] if key else []
+
+    @cached_property
+    def identity(self) -> Identity | None:
+        """Our S/MIME identity from ``[smime]``, or None when not configured."""
+        return protect_smime.identity(self.rt)
+
+    def encrypted_payload(self) -> Entity:
+        """The cryptographic payload of encrypted copies (RFC 9788 2.1)."""
+        entity = self.out.entity
+        if not self.protect_headers:
+            return entity
+        if self.rt.settings.protection.legacy_display:
+            entity = headers.with_legacy_display(entity, self.out.headers)
+        return headers.payload(entity, self.out.headers, encrypted=True)
+
+    def outer_fields(self) -> Fields:
+        """What every encrypted copy shows outside (identical across protocols)."""
+        if self.protect_headers:
+            return headers.outer_fields(self.out.headers)
+        return headers.message_fields(self.out.headers)
+
+    def signed_outer_fields(self) -> Fields:
+        """What a signed-only copy shows: the real fields (never Bcc)."""
+        return headers.message_fields(self.out.headers)
+
+    def signed_payload(self) -> Entity:
+        """What a cleartext signature covers: 7-bit, CRLF, ``hp="clear"`` (RFC 9788 2.1)."""
+        entity = mime.seven_bit(self.out.entity)
+        if not self.protect_headers:
+            return entity
+        return headers.payload(entity, self.out.headers, encrypted=False)
+
+
+def cleartext_signer(job: Job) -> str | None:
+    """Which protocol signs cleartext copies: ``openpgp``, ``smime`` or None."""
+    setting = job.rt.settings.protection.sign_cleartext
+    if setting == "never" or job.out.mua is not None:
         return None
-    key = rt.gpg.secret_key_for(sender)
-    if key is None:
-        raise ConfigError(
-            f"openpgp.sign is true but the keyring has no usable secret key for {sender}; "
-            "import your key or set sign = false"
-        )
-    return key.fingerprint
+    if setting == "openpgp":
+        return "openpgp" if job.openpgp_signer else None
+    if setting == "smime":
+        if job.identity is None:
+            raise ConfigError("protection.sign_cleartext is smime but [smime] has no identity")
+        return "smime"
+    if job.rt.settings.openpgp.sign and job.rt.gpg.secret_key_for(job.sender) is not None:
+        return "openpgp"
+    if job.rt.settings.smime.sign and job.identity is not None:
+        return "smime"
+    return None
 
 
-def _self_key(rt: Runtime, sender: Address) -> list[str]:
-    if not rt.settings.openpgp.encrypt_to_self:
-        return []
-    key, _ = keys.local_openpgp(rt.gpg, sender)
-    return [key.fingerprint] if key else []
+def _cleartext(job: Job) -> bytes:
+    """A copy for recipients without a key: signed, or the message as it is."""
+    signer = cleartext_signer(job)
+    if signer == "openpgp":
+        return protect_openpgp.signed_copy(job)
+    if signer == "smime":
+        return protect_smime.signed_copy(job)
+    if job.out.original is not None:
+        return job.out.original
+    entity = job.out.entity
+    fields = [*headers.message_fields(job.out.headers), ("MIME-Version", "1.0"), *entity.headers]
+    return compose.render_headers(fields) + payload.to_bytes(entity.body, job.files)
 
 
-def build_copies(rt: Runtime, plan: Plan, draft: Draft) -> list[submit.Copy]:
-    """Protect the draft once per group of recipients."""
-    headers = draft.visible_headers()
-    utf8 = compose.needs_utf8(headers) or any(
-        not str(d.recipient.address).isascii() for d in plan.decisions
-    )
-    inner = compose.text_entity(draft.body)
-    copies = []
-    signer = None
-    for action, decisions in _groups(plan):
-        envelope = tuple(d.recipient.address for d in decisions)
-        if action is Action.OPENPGP:
-            signer = signer or _signer(rt, plan.sender)
-            fprs = [d.key.fingerprint for d in decisions if d.key] + _self_key(rt, plan.sender)
-            armored = rt.gpg.encrypt(inner, list(dict.fromkeys(fprs)), sign_with=signer)
-            boundary = "e2email-" + pysecrets.token_hex(12)
-            outer = [
-                *headers,
-                ("MIME-Version", "1.0"),
-                ("Content-Type", pgpmime.encrypted_content_type(boundary)),
-            ]
-            data = pgpmime.encrypted_framing(compose.render_headers(outer), boundary).wrap(armored)
-        elif action is Action.CLEARTEXT:
-            data = compose.render_headers([*headers, ("MIME-Version", "1.0")])[:-2] + inner
-        else:
-            raise ConfigError(f"{action.value} is not supported yet for {envelope[0]}")
-        copies.append(submit.Copy(envelope, data, utf8))
+def _copy_for(job: Job, action: Action, decisions: tuple[Decision, ...]) -> bytes:
+    if job.out.mua == "encrypted" and job.out.original is not None:
+        return job.out.original
+    if action is Action.OPENPGP:
+        return protect_openpgp.encrypted_copy(job, decisions)
+    if action is Action.SMIME:
+        return protect_smime.encrypted_copy(job, decisions)
+    if action is Action.CLEARTEXT:
+        return _cleartext(job)
+    if action is Action.PASSTHROUGH and job.out.original is not None:
+        return job.out.original
+    raise InternalError(f"no copy can be made for action {action.value}")
+
+
+def _utf8(job: Job, envelope: tuple[Address, ...]) -> bool:
+    return job.out.utf8 or any(not str(a).isascii() for a in (job.sender, *envelope))
+
+
+def build_copies(
+    rt: Runtime, plan: Plan, out: Outgoing, files: Mapping[str, Path] | None = None
+) -> list[submit.Copy]:
+    """Protect the message once per group of recipients (see the module docstring)."""
+    with tempfile.TemporaryDirectory(prefix="e2email-") as tmp:
+        job = Job(rt, out, plan.sender, files or {}, Path(tmp))
+        copies = []
+        for action, decisions in _groups(plan):
+            envelope = tuple(d.recipient.address for d in decisions)
+            data = _copy_for(job, action, decisions)
+            copies.append(submit.Copy(envelope, data, _utf8(job, envelope)))
+            log.debug("copy for %s: %s, %d bytes", action.value, len(envelope), len(data))
     return copies

@@ -7,15 +7,26 @@ import secrets as pysecrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
+from pathlib import Path
 
-from e2email.core import policy
-from e2email.core.compose import Draft, Mailbox
-from e2email.errors import NoUsableKeyError, PolicyRefusedError
-from e2email.model import Address, Plan, Recipient, Role, SubmitResult
+from e2email.core import compose, policy
+from e2email.core.compose import Attachment, Draft, Mailbox
+from e2email.core.mime import Stream
+from e2email.errors import MessageError, NoUsableKeyError, PolicyRefusedError, UsageError
+from e2email.model import Action, Address, Decision, Plan, Recipient, Role, SubmitResult
 from e2email.services import protect, submit, transport
 from e2email.services.runtime import Runtime
 
 log = logging.getLogger("e2email.send")
+
+
+@dataclass(frozen=True)
+class AttachmentFile:
+    """A file to attach (``send --attach``): read while sending, never all at once."""
+
+    path: Path
+    filename: str
+    content_type: str = "application/octet-stream"
 
 
 @dataclass(frozen=True)
@@ -31,6 +42,7 @@ class SendRequest:
     account: str | None = None
     dry_run: bool = False
     require_tls: bool = False
+    attachments: tuple[AttachmentFile, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -91,9 +103,15 @@ def check_plan(plan: Plan) -> None:
     raise PolicyRefusedError(f"policy refused, nothing sent: {lines}")
 
 
-def _draft(req: SendRequest, now: datetime) -> Draft:
+def _draft(req: SendRequest, now: datetime) -> tuple[Draft, dict[str, Path]]:
     token = pysecrets.token_hex(12)
-    return Draft(
+    attachments = []
+    files: dict[str, Path] = {}
+    for i, a in enumerate(req.attachments):
+        ref = f"{token}{i}"
+        files[ref] = a.path
+        attachments.append(Attachment(a.filename, a.content_type, Stream(ref)))
+    draft = Draft(
         sender=req.sender,
         to=req.to,
         cc=req.cc,
@@ -101,7 +119,9 @@ def _draft(req: SendRequest, now: datetime) -> Draft:
         body=req.body,
         date=format_datetime(now),
         message_id=f"<{token}@{req.sender.address.domain}>",
+        attachments=tuple(attachments),
     )
+    return draft, files
 
 
 @dataclass(frozen=True)
@@ -121,20 +141,68 @@ class MessageRequest:
     require_tls: bool = False
 
 
-def send_message(rt: Runtime, req: MessageRequest) -> SendOutcome:
-    """Plan, protect and submit a ready message (parsing and protection: services/protect)."""
-    raise NotImplementedError("send_message arrives with message protection")
+def send_message(rt: Runtime, req: MessageRequest, *, now: datetime | None = None) -> SendOutcome:
+    """Parse a ready message strictly, then plan, protect and submit it like ``send``.
+
+    Recipients come from To/Cc/Bcc unless given; Bcc is removed from every copy; a message
+    the sender's program already encrypted goes out unchanged (security.md items 4 and 7).
+    """
+    from e2email.core import message
+
+    ready = message.parse(req.raw)
+    sender = req.sender or ready.sender
+    if sender is None:
+        raise MessageError("the message has no From address and no sender was given")
+    recipients = message.recipients(ready, req.recipients, req.extra_recipients)
+    if not recipients:
+        raise UsageError("no recipients: none given and none in To, Cc or Bcc")
+    account = rt.account(req.account, sender)
+    message_id, extra = _missing_fields(ready.fields, sender, now or datetime.now(UTC))
+    out = message.outgoing(ready, message_id=message_id, extra=extra)
+    if out.mua == "encrypted":
+        plan = Plan(sender, tuple(_passthrough(r) for r in recipients))
+    else:
+        plan = make_plan(rt, sender, recipients)
+    if req.dry_run:
+        return SendOutcome(plan, message_id, account.name)
+    check_plan(plan)
+    copies = protect.build_copies(rt, plan, out)
+    result = submit.submit(
+        rt, account, sender, copies, require_tls=req.require_tls, message_id=message_id
+    )
+    log.info("submitted %s (%d transaction(s))", message_id, len(copies))
+    return SendOutcome(plan, message_id, account.name, result, len(copies))
+
+
+def _missing_fields(
+    fields: tuple[tuple[str, str], ...], sender: Address, now: datetime
+) -> tuple[str, list[tuple[str, str]]]:
+    """The Message-ID, and Date/Message-ID fields to add when missing (RFC 5322 3.6)."""
+    names = {n.lower(): v for n, v in fields}
+    extra: list[tuple[str, str]] = []
+    if "date" not in names:
+        extra.append(("Date", format_datetime(now)))
+    message_id = names.get("message-id", "").strip()
+    if not message_id:
+        message_id = f"<{pysecrets.token_hex(12)}@{sender.domain}>"
+        extra.append(("Message-ID", message_id))
+    return message_id, extra
+
+
+def _passthrough(r: Recipient) -> Decision:
+    why = "already encrypted by the sender's mail program; sent unchanged"
+    return Decision(r, Action.PASSTHROUGH, None, why)
 
 
 def send(rt: Runtime, req: SendRequest, *, now: datetime | None = None) -> SendOutcome:
     """Plan, refuse as a whole or protect and submit every copy."""
     account = rt.account(req.account, req.sender.address)
     plan = make_plan(rt, req.sender.address, recipients_of(req))
-    draft = _draft(req, now or datetime.now(UTC))
+    draft, files = _draft(req, now or datetime.now(UTC))
     if req.dry_run:
         return SendOutcome(plan, draft.message_id, account.name)
     check_plan(plan)
-    copies = protect.build_copies(rt, plan, draft)
+    copies = protect.build_copies(rt, plan, compose.outgoing(draft), files)
     result = submit.submit(
         rt,
         account,

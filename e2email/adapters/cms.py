@@ -1,0 +1,129 @@
+"""CMS (RFC 5652) through ``cryptography``: enveloping to certificates, detached signatures.
+
+* Encryption: ``PKCS7EnvelopeBuilder`` with AES-256-CBC (RFC 8551 2.7) and RSA key transport
+  (RSAES-PKCS1-v1_5, the only one the builder offers, and what every client reads). The
+  builder encrypts to ANY certificate it is given, signing-only ones included: callers run
+  ``core.x509check.check_recipient`` first; this module checks the key type again.
+* EC recipients (RFC 5753 key agreement) are refused with UnsupportedError: the builder
+  cannot do key agreement; see docs/smime.md.
+* Signatures: ``PKCS7SignatureBuilder``, SHA-256, detached, over the exact bytes given
+  (``Binary``: the caller has already made them canonical CRLF, RFC 8551 3.1.1).
+
+Library errors become ``CryptoError``/``ConfigError``; nothing here logs key material.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.ciphers import algorithms
+from cryptography.hazmat.primitives.serialization import pkcs7
+
+from e2email.errors import ConfigError, CryptoError, UnsupportedError
+
+PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Our own S/MIME certificate, its private key and the chain sent along with signatures."""
+
+    certificate: x509.Certificate
+    key: PrivateKey
+    chain: tuple[x509.Certificate, ...] = ()
+
+    @property
+    def fingerprint(self) -> str:
+        """SHA-256 of the DER certificate (64 hex)."""
+        return self.certificate.fingerprint(hashes.SHA256()).hex()
+
+
+def load_certificates(data: bytes, what: str) -> list[x509.Certificate]:
+    """Certificates from PEM (one or more) or a single DER certificate."""
+    try:
+        if b"-----BEGIN CERTIFICATE-----" in data:
+            return list(x509.load_pem_x509_certificates(data))
+        return [x509.load_der_x509_certificate(data)]
+    except ValueError as e:
+        raise ConfigError(f"{what}: not a certificate: {e}") from None
+
+
+def needs_passphrase(key_pem: bytes) -> bool:
+    """True if the PEM private key is encrypted (PKCS#8 ENCRYPTED or legacy Proc-Type)."""
+    return b"ENCRYPTED" in key_pem
+
+
+def load_identity(cert_path: Path, key_path: Path, passphrase: bytes | None) -> Identity:
+    """Read our certificate (with its chain) and private key; check they belong together."""
+    certs = load_certificates(_read(cert_path, "smime.certificate"), str(cert_path))
+    try:
+        key = serialization.load_pem_private_key(_read(key_path, "smime.private_key"), passphrase)
+    except (ValueError, TypeError) as e:
+        raise ConfigError(f"{key_path}: cannot load the private key: {e}") from None
+    if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+        raise UnsupportedError(f"{key_path}: only RSA and EC private keys can sign S/MIME")
+    spki = _spki(key.public_key())
+    mine = [c for c in certs if _spki(c.public_key()) == spki]
+    if not mine:
+        raise ConfigError(f"{cert_path}: no certificate in it matches {key_path}")
+    chain = tuple(c for c in certs if c is not mine[0])
+    return Identity(mine[0], key, chain)
+
+
+def _spki(key: object) -> bytes:
+    if not isinstance(key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
+        return b""
+    return key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def _read(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise ConfigError(f"{what}: cannot read {path}: {e.strerror}") from None
+
+
+def check_encryptable(cert: x509.Certificate, name: str) -> None:
+    """Refuse key types the envelope builder cannot encrypt to (EC: RFC 5753, unsupported)."""
+    key = cert.public_key()
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        raise UnsupportedError(
+            f"{name}: the S/MIME certificate has an EC key; encrypting to EC certificates "
+            "(RFC 5753 key agreement) is not supported yet"
+        )
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise UnsupportedError(f"{name}: S/MIME certificate key type is not supported")
+
+
+def envelope(data: bytes, recipients: list[tuple[str, x509.Certificate]]) -> bytes:
+    """EnvelopedData (RFC 5652 6) with AES-256-CBC to every certificate; DER bytes."""
+    if not recipients:
+        raise CryptoError("no S/MIME recipients to encrypt to")
+    builder = pkcs7.PKCS7EnvelopeBuilder().set_data(data)
+    builder = builder.set_content_encryption_algorithm(algorithms.AES256)
+    for name, cert in recipients:
+        check_encryptable(cert, name)
+        builder = builder.add_recipient(cert)
+    try:
+        return builder.encrypt(serialization.Encoding.DER, [pkcs7.PKCS7Options.Binary])
+    except (ValueError, TypeError) as e:
+        raise CryptoError(f"S/MIME encryption failed: {e}") from None
+
+
+def sign_detached(data: bytes, identity: Identity) -> bytes:
+    """SignedData (RFC 5652 5) without content, SHA-256, chain included; DER bytes."""
+    builder = pkcs7.PKCS7SignatureBuilder().set_data(data)
+    builder = builder.add_signer(identity.certificate, identity.key, hashes.SHA256())
+    for cert in identity.chain:
+        builder = builder.add_certificate(cert)
+    options = [pkcs7.PKCS7Options.DetachedSignature, pkcs7.PKCS7Options.Binary]
+    try:
+        return builder.sign(serialization.Encoding.DER, options)
+    except (ValueError, TypeError) as e:
+        raise CryptoError(f"S/MIME signing failed: {e}") from None

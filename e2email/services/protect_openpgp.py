@@ -1,0 +1,88 @@
+"""PGP/MIME copies (RFC 3156): encrypted (and signed in one pass), or signed only.
+
+The payload streams from its segments into gpg, and gpg's armored output goes to a file in
+the job's private directory: a large attachment is never several copies in memory.
+"""
+
+from __future__ import annotations
+
+import secrets as pysecrets
+from typing import TYPE_CHECKING
+
+from e2email.core import compose, mime, pgpmime
+from e2email.errors import InternalError, NoUsableKeyError
+from e2email.model import Decision
+from e2email.services.payload import Assembly, chunks, reader
+
+if TYPE_CHECKING:
+    from e2email.services.protect import Job
+
+
+def boundary() -> str:
+    """A fresh multipart boundary (RFC 2046 5.1.1): no base64 or QP line can contain it."""
+    return "=_e2email_" + pysecrets.token_hex(12)
+
+
+def _recipients(job: Job, decisions: tuple[Decision, ...]) -> tuple[list[str], list[bytes]]:
+    """Fingerprints in the user's keyring, and key material found by discovery."""
+    fprs: list[str] = []
+    material: list[bytes] = []
+    for d in decisions:
+        if d.key is None:
+            raise NoUsableKeyError(f"{d.recipient.address}: no OpenPGP key in the plan")
+        fprs.append(d.key.fingerprint)
+        if d.key.material is not None:
+            material.append(d.key.material)
+    fprs += job.self_keys
+    return list(dict.fromkeys(fprs)), material
+
+
+def encrypted_copy(job: Job, decisions: tuple[Decision, ...]) -> bytes:
+    """multipart/encrypted (RFC 3156 4), signed inside when ``openpgp.sign`` (RFC 3156 6.2)."""
+    fprs, material = _recipients(job, decisions)
+    signer = job.openpgp_signer if job.out.mua is None else None
+    b = boundary()
+    outer = [
+        *job.outer_fields(),
+        ("MIME-Version", "1.0"),
+        ("Content-Type", pgpmime.encrypted_content_type(b)),
+    ]
+    framing = pgpmime.encrypted_framing(compose.render_headers(outer), b)
+    segments = mime.render(job.encrypted_payload(), utf8=job.out.utf8)
+    armored = job.scratch(".asc")
+    job.rt.gpg.encrypt_stream(
+        reader(segments, job.files),
+        fprs,
+        armored,
+        sign_with=signer,
+        extra_keys=material,
+    )
+    out = Assembly(job.scratch(".eml"))
+    out.add(framing.head)
+    out.add_armored(armored)
+    out.add(framing.tail)
+    return out.finish()
+
+
+def signed_copy(job: Job) -> bytes:
+    """multipart/signed with a detached OpenPGP signature (RFC 3156 5)."""
+    signer = job.openpgp_signer
+    if signer is None:
+        raise InternalError("a signed copy was asked for without a signing key")
+    segments = mime.render(job.signed_payload(), utf8=job.out.utf8)
+    signature = job.rt.gpg.sign_detached_stream(reader(segments, job.files), signer)
+    b = boundary()
+    fields = [
+        *job.signed_outer_fields(),
+        ("MIME-Version", "1.0"),
+        ("Content-Type", pgpmime.signed_content_type(b)),
+    ]
+    framing = pgpmime.signed_framing(b)
+    out = Assembly(job.scratch(".eml"))
+    out.add(compose.render_headers(fields))
+    out.add(framing.head)
+    out.add_all(chunks(segments, job.files))
+    out.add(framing.middle)
+    out.add(pgpmime.signature_part(signature))
+    out.add(framing.tail)
+    return out.finish()

@@ -1,0 +1,175 @@
+"""S/MIME copies (RFC 8551): enveloped (optionally signed first), or signed only.
+
+Every recipient certificate is validated again right before encrypting to it (security.md
+item 6: anchors, validity, EKU, keyUsage, SAN), because the envelope builder would encrypt to
+a signing-only or expired certificate without a word.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from cryptography import x509
+
+from e2email.adapters import cms, secrets
+from e2email.core import compose, mime, smime, x509check
+from e2email.errors import (
+    ConfigError,
+    InternalError,
+    NoUsableKeyError,
+    SecretError,
+    UnsupportedError,
+)
+from e2email.model import Decision
+from e2email.services.payload import Assembly, to_bytes
+from e2email.services.protect_openpgp import boundary
+from e2email.services.runtime import Runtime
+
+if TYPE_CHECKING:
+    from e2email.services.protect import Job
+
+log = logging.getLogger("e2email.smime")
+KEYRING_USER = "smime"  # keyring entry (service "e2email") for the private key's passphrase
+
+
+def identity(rt: Runtime) -> cms.Identity | None:
+    """Our certificate and key from ``[smime]``; None when not configured."""
+    s = rt.settings.smime
+    if s.certificate is None and s.private_key is None:
+        return None
+    if s.certificate is None or s.private_key is None:
+        raise ConfigError("[smime] needs both certificate and private_key (or neither)")
+    try:
+        pem = s.private_key.read_bytes()
+    except OSError as e:
+        raise ConfigError(f"smime.private_key: cannot read {s.private_key}: {e.strerror}") from None
+    phrase = _passphrase(rt) if cms.needs_passphrase(pem) else None
+    return cms.load_identity(s.certificate, s.private_key, phrase)
+
+
+def _passphrase(rt: Runtime) -> bytes:
+    s = rt.settings.smime
+    if s.passphrase_command:
+        return secrets.from_command(s.passphrase_command, "smime.passphrase_command").encode()
+    backend = secrets.keyring_backend(allow_insecure=rt.settings.secrets.allow_insecure_keyring)
+    try:
+        phrase = backend.get_password(secrets.SERVICE, KEYRING_USER)
+    except Exception as e:
+        raise SecretError(f"keyring: cannot read the S/MIME key passphrase: {e}") from None
+    if not phrase:
+        raise SecretError(
+            "the S/MIME private key is encrypted: set smime.passphrase_command, or store the "
+            f"passphrase with 'keyring set {secrets.SERVICE} {KEYRING_USER}'"
+        )
+    return str(phrase).encode()
+
+
+def _anchors(rt: Runtime) -> list[x509.Certificate]:
+    path = rt.settings.smime.trust_anchors
+    if path is None:
+        return []
+    try:
+        return x509check.load_pem_bundle(path.read_bytes())
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"smime.trust_anchors: cannot read {path}: {e}") from None
+
+
+def recipient_certificates(
+    job: Job, decisions: tuple[Decision, ...]
+) -> list[tuple[str, x509.Certificate]]:
+    """Each recipient's certificate, validated (security.md item 6) and of a usable key type."""
+    anchors = _anchors(job.rt)
+    out = []
+    for d in decisions:
+        name = str(d.recipient.address)
+        if d.key is None or d.key.material is None:
+            raise NoUsableKeyError(f"{name}: the plan has no S/MIME certificate to encrypt to")
+        certs = cms.load_certificates(d.key.material, f"certificate of {name}")
+        cert = certs[0]
+        if x509check.fingerprint(cert) != d.key.fingerprint.lower():
+            raise NoUsableKeyError(f"{name}: certificate does not match the planned fingerprint")
+        problems = x509check.check_recipient(
+            cert, d.recipient.address, anchors=anchors, intermediates=certs[1:], now=job.now
+        )
+        if problems:
+            raise NoUsableKeyError(f"{name}: certificate refused ({', '.join(problems)})")
+        cms.check_encryptable(cert, name)
+        out.append((name, cert))
+    return out
+
+
+def _self(job: Job) -> list[tuple[str, x509.Certificate]]:
+    me = job.identity
+    if me is None or not job.rt.settings.smime.encrypt_to_self:
+        return []
+    try:
+        cms.check_encryptable(me.certificate, str(job.sender))
+    except UnsupportedError:
+        log.info("own S/MIME certificate cannot be encrypted to; no copy for the sender")
+        return []
+    return [(str(job.sender), me.certificate)]
+
+
+def b64_chunks(der: bytes) -> Iterator[bytes]:
+    """Base64 of DER in 76-character CRLF lines, produced chunk by chunk (RFC 8551 3.1.2)."""
+    view = memoryview(der)
+    step = 57 * 16 * 1024
+    for i in range(0, len(view), step):
+        enc = base64.b64encode(view[i : i + step])
+        yield b"\r\n".join([enc[j : j + 76] for j in range(0, len(enc), 76)]) + b"\r\n"
+
+
+def _signed_entity(content: bytes, me: cms.Identity) -> bytes:
+    """multipart/signed around ``content`` as an entity of its own (RFC 8551 3.5.3)."""
+    signature = cms.sign_detached(content, me)
+    b = boundary()
+    framing = smime.signed_framing(b)
+    head = mime.render_fields([("Content-Type", smime.signed_content_type(b))])
+    return head + framing.wrap(content, smime.base64_body(signature))
+
+
+def encrypted_copy(job: Job, decisions: tuple[Decision, ...]) -> bytes:
+    """application/pkcs7-mime enveloped-data (RFC 8551 3.3), signed inside when configured."""
+    certs = recipient_certificates(job, decisions) + _self(job)
+    segments = mime.render(job.encrypted_payload(), utf8=job.out.utf8)
+    content = to_bytes(segments, job.files)
+    me = job.identity
+    if me is not None and job.rt.settings.smime.sign and job.out.mua is None:
+        content = _signed_entity(content, me)
+    der = cms.envelope(content, certs)
+    del content
+    outer = [*job.outer_fields(), ("MIME-Version", "1.0"), *smime.enveloped_fields()]
+    out = Assembly(job.scratch(".eml"))
+    out.add(compose.render_headers(outer))
+    out.add_all(b64_chunks(der))
+    del der
+    return out.finish()
+
+
+def signed_copy(job: Job) -> bytes:
+    """multipart/signed with an S/MIME detached signature (RFC 8551 3.5.3)."""
+    me = job.identity
+    if me is None:
+        raise InternalError("a signed S/MIME copy was asked for without an identity")
+    segments = mime.render(job.signed_payload(), utf8=job.out.utf8)
+    content = to_bytes(segments, job.files)
+    signature = cms.sign_detached(content, me)
+    b = boundary()
+    fields = [
+        *job.signed_outer_fields(),
+        ("MIME-Version", "1.0"),
+        ("Content-Type", smime.signed_content_type(b)),
+    ]
+    framing = smime.signed_framing(b)
+    out = Assembly(job.scratch(".eml"))
+    out.add(compose.render_headers(fields))
+    out.add(framing.head)
+    out.add(content)
+    del content
+    out.add(framing.middle)
+    out.add(smime.base64_body(signature))
+    out.add(framing.tail)
+    return out.finish()
