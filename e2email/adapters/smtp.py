@@ -159,7 +159,11 @@ class SmtpSession:
     ) -> SmtpSession:
         """Connect, secure the connection (implicit TLS or STARTTLS) and EHLO over TLS."""
         sock = resolver.connect(host, port, timeout)
+        session: SmtpSession | None = None
         try:
+            # Each command goes out in one write; without NODELAY, Nagle holds the first command
+            # after the TLS handshake until the server's delayed ACK, 40 ms later.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if security == "tls":
                 sock = cls._handshake(sock, context, host, pin)
             session = cls(_Conn(sock, host), host, local_hostname, port)
@@ -170,8 +174,8 @@ class SmtpSession:
                 session.tls_version = _version(sock)
                 session.ehlo()
             return session
-        except BaseException:
-            sock.close()
+        except BaseException:  # the TLS socket, once wrapped, owns the descriptor
+            (session._conn.sock if session is not None else sock).close()
             raise
 
     @staticmethod
@@ -182,7 +186,11 @@ class SmtpSession:
             wrapped = context.wrap_socket(sock, server_hostname=host)
         except (ssl.SSLError, OSError) as e:
             raise tls.explain(e, host) from None
-        tls.check_pin(wrapped, pin, host)
+        try:
+            tls.check_pin(wrapped, pin, host)
+        except BaseException:
+            wrapped.close()
+            raise
         return wrapped
 
     def _greeting(self) -> None:
