@@ -91,9 +91,9 @@ class _Peer:
 
     def read_data(self, limit: int | None) -> bytes | None:
         """The message up to the lone dot, un-stuffed (RFC 5321 4.5.2); None on EOF/limit."""
-        while b"\r\n.\r\n" not in b"\r\n" + self.buf:
+        while limit is not None or b"\r\n.\r\n" not in b"\r\n" + self.buf:
             if limit is not None and len(self.buf) >= limit:
-                return None
+                return None  # the connection dies mid-DATA, whatever was sent
             chunk = self._recv()
             if not chunk:
                 return None
