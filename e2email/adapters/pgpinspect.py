@@ -17,7 +17,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from e2email.adapters.gpg import VALIDITY_REASONS, PublicKey
+from e2email.core import pgpkeys
 from e2email.errors import ConfigError
+from e2email.model import Address
 
 _BASE = ["--batch", "--no-tty", "--no-options", "--no-autostart", "--no-auto-key-retrieve"]
 
@@ -30,12 +32,17 @@ class Inspected:
     uid_validity: tuple[str, ...]
     material: bytes
 
-    def problem(self) -> str | None:
-        """Why the key cannot be encrypted to, or None (security.md item 12)."""
+    def problem(self, address: Address | None = None) -> str | None:
+        """Why the key cannot be encrypted to (for ``address``), or None (security.md 12)."""
         problem = self.key.problem()
         if problem is not None:
             return problem
-        if self.uid_validity and all(v in VALIDITY_REASONS for v in self.uid_validity):
+        pairs = zip(self.uid_validity, self.key.user_ids, strict=False)
+        mine = pgpkeys.address_filter(address) if address else None
+        validity = [v for v, u in pairs if mine is None or mine(u)]
+        if not validity:
+            return "uid-mismatch"
+        if all(v in VALIDITY_REASONS for v in validity):
             return "uid-revoked"
         return None
 
@@ -48,7 +55,8 @@ def inspect(data: bytes, *, gpg_binary: str = "gpg", timeout: float = 10.0) -> l
         run = _Scratch(gpg_binary, home, timeout)
         run("--import", data=data)
         keys = parse_colons(run("--with-colons", "--fixed-list-mode", "--list-keys").decode())
-        return [Inspected(key, uids, run("--export", key.fingerprint)) for key, uids in keys if key]
+        exported = {b.fingerprint: b.to_bytes() for b in pgpkeys.key_blocks(run("--export"))}
+        return [Inspected(key, uids, exported.get(key.fingerprint, b"")) for key, uids in keys]
     finally:
         shutil.rmtree(home, ignore_errors=True)
 

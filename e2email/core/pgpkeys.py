@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -57,6 +58,13 @@ class KeyBlock:
     def to_bytes(self) -> bytes:
         """The packets as they were received."""
         return b"".join(p.raw for p in self.packets)
+
+    @property
+    def fingerprint(self) -> str:
+        """The v4 fingerprint (RFC 4880 12.2): SHA-1 of 0x99, 2-octet length, key body."""
+        body = self.packets[0].body
+        data = b"\x99" + len(body).to_bytes(2, "big") + body
+        return hashlib.sha1(data, usedforsecurity=False).hexdigest().upper()
 
 
 def dearmor(data: bytes) -> bytes:

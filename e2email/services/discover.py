@@ -184,8 +184,10 @@ class Discovery:
             futures = {pool.submit(fn, budget): (a, m) for a, m, fn in jobs}
             done, _ = cf.wait(futures, timeout=max(0.0, deadline - time.monotonic()))
             pool.shutdown(wait=False, cancel_futures=True)
-            for future, (address, method) in futures.items():
-                outcomes[address].append((method, _result(future, method, future in done)))
+            results = [(a, m, _result(f, m, f in done)) for f, (a, m) in futures.items()]
+            settled = lookup.settle([(a, o) for a, _, o in results], self.ctx)
+            for (address, method, _), outcome in zip(results, settled, strict=True):
+                outcomes[address].append((method, outcome))
         return {a: self._decide(a, outcomes[a]) for a in addresses}
 
     def _decide(self, address: Address, outcomes: list[tuple[str, lookup.Outcome]]) -> Found:
