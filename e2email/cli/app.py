@@ -58,13 +58,16 @@ def _register() -> None:
 
     cli.add_command(check.check_command)
     cli.add_command(trace.trace_command)
+    from e2email.cli import imap
+
+    cli.add_command(imap.imap_group)
 
 
 def run(args: list[str]) -> NoReturn:
     """Invoke the click app and turn every outcome into one exit code (contract.md)."""
     _register()
     try:
-        cli.main(args=args, prog_name="e2email", standalone_mode=False)
+        result = cli.main(args=args, prog_name="e2email", standalone_mode=False)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
     except click.ClickException as e:
@@ -82,7 +85,7 @@ def run(args: list[str]) -> NoReturn:
     except Exception as e:
         _report(e, bug=True)
         sys.exit(EX_SOFTWARE)
-    sys.exit(0)
+    sys.exit(result if isinstance(result, int) else 0)
 
 
 def _report(e: BaseException, *, bug: bool = False) -> None:
