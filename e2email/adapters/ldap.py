@@ -14,7 +14,9 @@ limit, and the whole exchange runs under the caller's timeout.
 from __future__ import annotations
 
 import contextlib
+import math
 import ssl
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -85,14 +87,25 @@ def lookup(  # noqa: PLR0913
         certs, bundles = _certificates(conn, base, address, timeout)
         return Found(pgp, certs, bundles)
     finally:
-        with contextlib.suppress(Exception):  # closing a connection we are done with
-            conn.unbind()
+        _close(conn)
+
+
+def preload() -> Any:
+    """Import ldap3 (from the main thread, before lookups start): pyasn1, which ldap3 uses,
+    warns about its own deprecated names on import; that warning is not ours to act on."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import ldap3
+        import ldap3.core.exceptions
+    return ldap3
 
 
 def _tls_class() -> Any:
-    import ldap3
+    ldap3 = preload()
 
-    class VerifiedTls(ldap3.Tls):  # type: ignore[misc]
+    base: Any = ldap3.Tls
+
+    class VerifiedTls(base):  # type: ignore[misc]
         """ldap3's Tls, with the socket wrapped by our verifying context."""
 
         def __init__(self, context: ssl.SSLContext, host: str) -> None:
@@ -123,8 +136,8 @@ def _connect(
     password: str | None,
     timeout: float,
 ) -> Any:
-    import ldap3
-    from ldap3.core import exceptions as lx
+    ldap3 = preload()
+    lx = ldap3.core.exceptions
 
     try:
         ip, port = resolver.addresses(target.host, target.port)[0]
@@ -145,11 +158,30 @@ def _connect(
         password=password,
         authentication=ldap3.SIMPLE if bind_dn else ldap3.ANONYMOUS,
         auto_referrals=False,
-        receive_timeout=timeout,
+        receive_timeout=max(1, math.ceil(timeout)),  # ldap3 packs it as an integer
         read_only=True,
         raise_exceptions=False,
     )
     where = f"ldap {target.host}:{target.port}"
+    try:
+        _open(conn, target, where, verified, lx)
+    except BaseException:
+        _close(conn)
+        raise
+    return conn
+
+
+def _close(conn: Any) -> None:
+    with contextlib.suppress(Exception):
+        conn.unbind()
+    sock = getattr(conn, "socket", None)
+    if sock is not None:
+        with contextlib.suppress(Exception):
+            sock.close()
+
+
+def _open(conn: Any, target: Target, where: str, verified: Any, lx: Any) -> None:
+    bind_dn = conn.user
     try:
         conn.open()
         if not target.ldaps and not conn.start_tls():
@@ -163,15 +195,14 @@ def _connect(
         raise LdapError(f"ldap: {verified.error}", "tls")
     if not conn.bind():
         raise LdapError(f"{where}: bind as {bind_dn or 'anonymous'} refused", "bind")
-    return conn
 
 
 def _search(
     conn: Any, base: str, flt: str, attributes: list[str], timeout: float, *, scope: str = "SUBTREE"
 ) -> list[dict[str, Any]]:
     """Entries found (referrals ignored); a size-limited answer is used as far as it goes."""
-    import ldap3
-    from ldap3.core import exceptions as lx
+    ldap3 = preload()
+    lx = ldap3.core.exceptions
 
     try:
         conn.search(

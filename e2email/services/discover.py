@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import cached_property, partial
 
+from e2email.adapters import ldap as ldap_adapter
 from e2email.adapters.keystore import KeyStore
 from e2email.config import Settings
 from e2email.errors import ConfigError, UsageError
@@ -165,7 +166,8 @@ class Discovery:
                 tasks.append((method, partial(lookup.wkd_lookup, address, self.ctx)))
             elif method == "dane" and openpgp:
                 tasks.append((method, partial(lookup.dane_lookup, address, self.ctx)))
-            elif method == "ldap":
+            elif method == "ldap" and lookup.directories_for(self.settings, address):
+                ldap_adapter.preload()
                 tasks += [
                     (method, partial(lookup.ldap_lookup, address, d, self.ctx))
                     for d in lookup.directories_for(self.settings, address)

@@ -1,0 +1,209 @@
+"""Discovery through LDAP (slapd with the GnuPG keyserver schema) and trust on first use."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from e2email.adapters import ldap as ldap_adapter
+from e2email.cli.keys import keys_group
+from e2email.model import Action, Address, Protocol, Recipient, Role
+from e2email.services import discover, send
+from tests.services.discover_helpers import (
+    ZONE,
+    World,
+    build_world,
+    fixture_key,
+    ldap_table,
+    publish,
+    runtime,
+)
+from tests.support import OPENPGP, SMIME, fingerprint
+
+
+@pytest.fixture(scope="module")
+def world(stack: Any) -> Iterator[World]:
+    w = build_world(stack)
+    _load_directory(stack)
+    yield w
+    w.keys.close()
+
+
+def _load_directory(stack: Any) -> None:
+    # pgpKey is an IA5String: the armored key (base64 in LDIF because of its newlines)
+    pgp = base64.b64encode((OPENPGP / "carol.pub.asc").read_bytes()).decode()
+    cert = x509.load_pem_x509_certificate((SMIME / "bob.pem").read_bytes())
+    der = base64.b64encode(cert.public_bytes(Encoding.DER)).decode()
+    keyid = fingerprint("carol")[-16:]
+    ldif = f"""\
+dn: pgpCertID={keyid},{stack.ldap.pgp_base}
+objectClass: pgpKeyInfo
+pgpCertID: {keyid}
+pgpKey:: {pgp}
+gpgMailbox: carol@example.test
+pgpUserID: Carol <carol@example.test>
+
+dn: cn=Bob,{stack.ldap.people_base}
+objectClass: inetOrgPerson
+cn: Bob
+sn: Example
+mail: bob@example.test
+userCertificate;binary:: {der}
+"""
+    try:
+        stack.ldap.add(ldif)
+    except Exception as e:  # already there from an earlier module of this session
+        if "Already exists" not in str(e) and "68" not in str(e):
+            raise
+
+
+def ldap_rt(tmp: Path, stack: Any, url: str | None = None) -> Any:
+    table = ldap_table(url or stack.ldap.url, stack.ldap.base, ["example.test"])
+    return runtime(tmp, stack, methods='["ldap"]', extra=table)
+
+
+def test_ldap_openpgp_key_found(world: World, tmp_path: Path) -> None:
+    rt = ldap_rt(tmp_path, world.stack)
+    carol = Address("carol", "example.test")
+    found = discover.discover(rt, [carol])[carol]
+    assert found.key is not None
+    assert (found.key.fingerprint, found.key.source) == (fingerprint("carol"), "ldap")
+
+
+@pytest.mark.parametrize("ldaps", [False, True])
+def test_ldap_smime_certificate_found(world: World, tmp_path: Path, ldaps: bool) -> None:
+    stack = world.stack
+    rt = ldap_rt(tmp_path, stack, stack.ldap.ldaps_url if ldaps else stack.ldap.url)
+    bob = Address("bob", "example.test")
+    found = discover.discover(rt, [bob], protocols=[Protocol.SMIME])[bob]
+    assert found.key is not None
+    data = json.loads((SMIME / "fixtures.json").read_text())
+    assert found.key.fingerprint == data["bob"]["sha256"]
+    assert (found.key.protocol, found.key.source) == (Protocol.SMIME, "ldap")
+
+
+def test_ldap_host_name_is_verified(world: World, tmp_path: Path) -> None:
+    # ldapalias.kd.test points at slapd, whose certificate names ldap.example.test only
+    rt = ldap_rt(tmp_path, world.stack, f"ldap://ldapalias.{ZONE}:389")
+    carol = Address("carol", "example.test")
+    found = discover.discover(rt, [carol])[carol]
+    assert found.key is None
+    assert [(r.source, r.reason) for r in found.rejected] == [("ldap", "tls-error")]
+
+
+@pytest.mark.parametrize(
+    "local", ["*", "carol*", "*)(mail=*", "carol)(|(mail=*", "\\2a", "carol\0", "(", ")"]
+)
+def test_ldap_filter_injection_is_harmless(world: World, local: str) -> None:
+    stack = world.stack
+    from e2email.adapters import tls
+    from e2email.adapters.dns import Resolver
+
+    found = ldap_adapter.lookup(
+        stack.ldap.url,
+        stack.ldap.base,
+        Address(local, "example.test"),
+        resolver=Resolver((stack.nameserver,)),
+        context=tls.client_context(stack.ca_pem),
+    )
+    assert found == ldap_adapter.Found()
+
+
+def test_key_change_detected_refused_then_accepted(world: World, tmp_path: Path) -> None:
+    stack = world.stack
+    address = Address("tofu", f"adv.{ZONE}")
+    old, key1 = world.keys.make(f"T <tofu@adv.{ZONE}>")
+    new, key2 = world.keys.make(f"T2 <tofu@adv.{ZONE}>")
+    publish(stack, address, key1)
+    rt = runtime(tmp_path, stack)
+    assert discover.discover(rt, [address])[address].key.fingerprint == old  # type: ignore[union-attr]
+    publish(stack, address, key2)
+    found = discover.discover(rt, [address], use_cache=False)[address]
+    assert found.changed == discover.KeyChange(old, new, "wkd-advanced")
+    assert ("wkd-advanced", "key-changed") in [(r.source, r.reason) for r in found.rejected]
+    recipient = Recipient(address, Role.TO)
+    plan = send.make_plan(rt, Address("alice", "example.test"), (recipient,))
+    [decision] = plan.decisions
+    assert decision.action is Action.REFUSE
+    assert decision.reason is not None and decision.reason.startswith("key-changed")
+    assert f"e2email keys accept {address} {new}" in decision.reason
+    discover.accept(rt, address, new)
+    plan = send.make_plan(rt, Address("alice", "example.test"), (recipient,))
+    assert plan.decisions[0].action is Action.OPENPGP
+    assert plan.decisions[0].key is not None and plan.decisions[0].key.fingerprint == new
+
+
+def test_key_change_warn_policy_uses_the_new_key(world: World, tmp_path: Path) -> None:
+    stack = world.stack
+    address = Address("warn", f"adv.{ZONE}")
+    _, key1 = world.keys.make(f"W <warn@adv.{ZONE}>")
+    new, key2 = world.keys.make(f"W2 <warn@adv.{ZONE}>")
+    publish(stack, address, key1)
+    rt = runtime(tmp_path, stack, extra='key_change = "warn"\n')
+    discover.discover(rt, [address])
+    publish(stack, address, key2)
+    rt = runtime(tmp_path, stack, extra='key_change = "warn"\npositive_ttl = 0\n')
+    plan = send.make_plan(rt, Address("alice", "example.test"), (Recipient(address, Role.TO),))
+    [decision] = plan.decisions
+    assert decision.action is Action.OPENPGP
+    assert decision.key is not None and decision.key.fingerprint == new
+    assert decision.key.warning is not None and decision.key.warning.startswith("key-changed")
+
+
+def test_cli_keys_locate_list_forget(world: World, tmp_path: Path) -> None:
+    stack = world.stack
+    publish(stack, Address("bob", "example.test"), fixture_key("bob"))
+    publish(stack, Address("heidi", "example.test"), fixture_key("heidi"))
+    cfg = tmp_path / "config.toml"
+    rt = runtime(tmp_path, stack)  # writes nothing; reuse its text for the CLI
+    del rt
+    cfg.write_text(_config_text(tmp_path, stack))
+    runner = CliRunner()
+    out = runner.invoke(
+        keys_group,
+        ["locate", "--json", "bob@example.test", "heidi@example.test"],
+        obj=str(cfg),
+    )
+    assert out.exit_code == 67, out.output  # heidi has no usable key
+    bob, heidi = json.loads(out.output)
+    assert bob["address"] == "bob@example.test"
+    assert bob["keys"][0]["fingerprint"] == fingerprint("bob")
+    assert bob["keys"][0]["source"] == "wkd-advanced"
+    assert {"protocol", "fingerprint", "source", "user_ids", "expires"} <= set(bob["keys"][0])
+    assert heidi["keys"] == []
+    assert heidi["rejected"][0]["source"] == "wkd-advanced"
+    assert heidi["rejected"][0]["reason"] == "expired"
+    listed = runner.invoke(keys_group, ["list", "--json"], obj=str(cfg))
+    assert listed.exit_code == 0, listed.output
+    data = json.loads(listed.output)
+    assert [k["fingerprint"] for k in data["keys"]] == [fingerprint("bob")]
+    assert data["pins"][0]["address"] == "bob@example.test"
+    forgot = runner.invoke(keys_group, ["forget", "bob@example.test"], obj=str(cfg))
+    assert forgot.exit_code == 0 and "forgot" in forgot.output
+    listed = json.loads(runner.invoke(keys_group, ["list", "--json"], obj=str(cfg)).output)
+    assert listed == {"keys": [], "pins": []}
+    bad = runner.invoke(keys_group, ["locate", "-oQ/tmp/x"], obj=str(cfg))
+    assert bad.exit_code != 0
+
+
+def _config_text(tmp: Path, stack: Any) -> str:
+    home = tmp / "gnupg"
+    return f"""\
+[openpgp]
+gnupghome = "{home}"
+[network]
+nameservers = ["{stack.nameserver}"]
+ca_file = "{stack.ca_pem}"
+[discovery]
+methods = ["local", "wkd"]
+store_dir = "{tmp / "store"}"
+cache_dir = "{tmp / "cache"}"
+"""
