@@ -1,0 +1,84 @@
+"""A local Maildir (the maildir(5) layout Dovecot, mutt and notmuch read) as a write target.
+
+Each message is written to ``tmp/``, fsynced, renamed into ``cur/`` with its flags in the
+``:2,`` info suffix, and the directory fsynced: a crash leaves either no message or a whole
+one (never a partial file in ``cur/``). The file name carries the original's SHA-256, which is
+how a second run knows the copy is already there. The file's mtime is the original's
+INTERNALDATE (Dovecot reads it as the received date). Files and directories are private (0600,
+0700): they hold decrypted mail.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from e2email.errors import ConfigError, TemporaryFailure
+
+_FLAGS = {"\\draft": "D", "\\flagged": "F", "\\answered": "R", "\\seen": "S", "\\deleted": "T"}
+_NAME = re.compile(r"\.e2email-([0-9a-f]{64})\.")
+
+
+def info_suffix(flags: Sequence[str]) -> str:
+    """The maildir info for IMAP system flags (keywords have no place in a plain Maildir)."""
+    letters = sorted({_FLAGS[f.lower()] for f in flags if f.lower() in _FLAGS})
+    return ":2," + "".join(letters)
+
+
+class Maildir:
+    """A Maildir at ``path``, created (0700) when missing."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            for sub in ("", "tmp", "new", "cur"):
+                (path / sub).mkdir(mode=0o700, exist_ok=True)
+        except OSError as e:
+            raise ConfigError(f"--to-maildir: cannot create {path}: {e.strerror}") from None
+        self._host = re.sub(r"[^A-Za-z0-9.-]", "_", socket.gethostname()) or "localhost"
+
+    def originals(self) -> set[str]:
+        """The SHA-256 of every original already delivered here by e2email."""
+        found: set[str] = set()
+        for sub in ("new", "cur"):
+            for name in os.listdir(self.path / sub):
+                m = _NAME.search(name)
+                if m:
+                    found.add(m.group(1))
+        return found
+
+    def deliver(self, raw: bytes, sha256: str, flags: Sequence[str], date: datetime | None) -> Path:
+        """Write one message durably; return its path in ``cur/``."""
+        stamp = int(date.timestamp()) if date else 0
+        base = f"{stamp}.e2email-{sha256}.{self._host}"
+        tmp = self.path / "tmp" / base
+        final = self.path / "cur" / (base + info_suffix(flags))
+        data = raw.replace(b"\r\n", b"\n")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                os.write(fd, data)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            if date is not None:
+                os.utime(tmp, (date.timestamp(), date.timestamp()))
+            os.rename(tmp, final)
+            _fsync_dir(self.path / "cur")
+        except OSError as e:
+            raise TemporaryFailure(
+                f"cannot write to the Maildir {self.path}: {e.strerror}"
+            ) from None
+        return final
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
