@@ -15,7 +15,9 @@ from typing import Any
 from e2email.errors import SecretError
 
 SERVICE = "e2email"
-INSECURE_BACKENDS = ("fail", "null", "plaintext", "PlaintextKeyring", "chainer")
+# Backends that store nothing (fail, null) or store secrets readable by anyone who can read
+# the file (keyrings.alt's PlaintextKeyring, and anything calling itself plaintext).
+INSECURE_BACKENDS = frozenset({"keyring.backends.fail.Keyring", "keyring.backends.null.Keyring"})
 COMMAND_TIMEOUT = 120.0
 
 
@@ -49,24 +51,41 @@ def backend_name(backend: Any) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-def _insecure(backend: Any) -> bool:
+def effective(backend: Any) -> Any:
+    """The backend that really stores: a ChainerBackend's first (highest-priority) member.
+
+    keyring chains every backend with a positive priority, keyrings.alt's plaintext file
+    included; a chained ``set_password`` that fails on the secure store falls through to
+    the plaintext one. e2email talks to the first member only.
+    """
+    chained = getattr(backend, "backends", None)
+    if chained is None:
+        return backend
+    return chained[0] if chained else None
+
+
+def insecure(backend: Any) -> bool:
+    """True for a backend that cannot keep a secret (stores nothing, or stores it readable)."""
+    if backend is None:
+        return True
     name = backend_name(backend)
     priority = getattr(backend, "priority", 1)
-    chained = getattr(backend, "backends", None)
-    if chained is not None:
-        return not chained or all(_insecure(b) for b in chained)
-    return priority <= 0 or any(part in name for part in INSECURE_BACKENDS)
+    return priority <= 0 or name in INSECURE_BACKENDS or "plaintext" in name.lower()
 
 
 def keyring_backend(*, allow_insecure: bool) -> Any:
     """The usable keyring backend, or SecretError saying why there is none."""
     try:
         import keyring
-        import keyring.errors
     except ImportError as e:  # pragma: no cover - keyring is a dependency
         raise SecretError(f"the keyring module is not available: {e}") from None
-    backend = keyring.get_keyring()
-    if _insecure(backend) and not allow_insecure:
+    try:
+        backend = effective(keyring.get_keyring())
+    except Exception as e:  # a broken keyringrc or PYTHON_KEYRING_BACKEND
+        raise SecretError(f"keyring: no usable backend: {type(e).__name__}: {e}") from None
+    if backend is None:
+        raise SecretError("keyring: no backend available; use password_command")
+    if insecure(backend) and not allow_insecure:
         raise SecretError(
             f"keyring backend {backend_name(backend)} cannot store secrets safely; "
             "use password_command, install a Secret Service keyring, or set "

@@ -141,6 +141,7 @@ class SmtpSession:
         self._conn, self.host, self.local_hostname, self.port = conn, host, local_hostname, port
         self.capabilities = Capabilities()
         self.tls_version: str | None = None
+        self.mechanism: str | None = None  # the SASL mechanism that authenticated us
 
     # -- opening ------------------------------------------------------------------------
 
@@ -343,6 +344,13 @@ class SmtpSession:
             pass
         finally:
             self._conn.sock.close()
+
+    def peer_fingerprint(self) -> str:
+        """``sha256:<hex>`` of the server's certificate (the value ``tls_fingerprint`` pins)."""
+        sock = self._conn.sock
+        if not isinstance(sock, ssl.SSLSocket):
+            raise TLSError(f"{self.host}: not a TLS connection")
+        return tls.certificate_sha256(sock)
 
     def close(self) -> None:
         """Close without QUIT."""

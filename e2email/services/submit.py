@@ -89,15 +89,17 @@ def check_require_tls(session: SmtpSession, required: bool) -> None:
         )
 
 
-def authenticate(account: Account, session: SmtpSession, secret: str | None) -> None:
+def authenticate(account: Account, session: SmtpSession, secret: str | None) -> str | None:
     """AUTH with the account's password or OAuth token (never in clear: the session is TLS)."""
     if not account.username or secret is None:
-        return
+        return None
     if account.oauth_token_command:
         mech = session.login_oauth(account.username, secret, account.auth_mechanism)
     else:
         mech = session.login(account.username, secret, account.auth_mechanism)
     log.info("authenticated to %s as %s (%s)", account.smtp_host, account.username, mech)
+    session.mechanism = mech
+    return mech
 
 
 def _secret(rt: Runtime, account: Account) -> str | None:
@@ -223,3 +225,39 @@ def _queue_rest(rt: Runtime, job: _Job, error: TemporaryFailure) -> SubmitResult
     log.info("queued %s: %s", ", ".join(ids), reason)
     accepted = tuple(a for c in job.copies[:sent] for a in c.recipients)
     return SubmitResult(accepted=accepted, queued=tuple(ids), deferred=reason)
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What ``account check`` learnt about an account's submission server."""
+
+    host: str
+    port: int
+    security: str
+    tls_version: str | None
+    fingerprint: str
+    mechanism: str | None
+    requiretls: bool
+    smtputf8: bool
+
+
+def probe(rt: Runtime, account: Account) -> Probe:
+    """Connect, verify TLS, authenticate, QUIT: everything short of sending."""
+    session = open_session(rt, account)
+    try:
+        caps = session.capabilities
+        found = Probe(
+            host=account.smtp_host,
+            port=account.smtp_port,
+            security=account.smtp_security,
+            tls_version=session.tls_version,
+            fingerprint=session.peer_fingerprint(),
+            mechanism=session.mechanism,
+            requiretls=caps.has("REQUIRETLS"),
+            smtputf8=caps.has("SMTPUTF8"),
+        )
+    except BaseException:
+        session.close()
+        raise
+    session.quit()
+    return found
