@@ -1,0 +1,192 @@
+"""services.read.open_protected on messages made by gpg and openssl (no servers needed).
+
+The integrity cases assert more than an exception: the exception text, the result and every
+byte the function handed back contain no plaintext marker.
+"""
+
+from __future__ import annotations
+
+import base64
+import email
+import email.policy
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from e2email import config
+from e2email.core.reader import Kind
+from e2email.errors import E2emailError, IntegrityError, MessageError
+from e2email.services.read import Opened, open_protected
+from e2email.services.runtime import Runtime
+from tests.services import imapcorpus as corpus
+from tests.support import SMIME, GpgHome
+
+
+@pytest.fixture(scope="module")
+def homes() -> Iterator[dict[str, GpgHome]]:
+    made: dict[str, GpgHome] = {}
+    for name, secret, public in (("alice", "alice", "bob"), ("bob", "bob", "alice")):
+        path = Path(tempfile.mkdtemp(prefix="e2r-", dir="/tmp"))
+        path.chmod(0o700)
+        made[name] = GpgHome(path)
+        made[name].import_secret(secret)
+        made[name].import_public(public)
+    yield made
+    for h in made.values():
+        h.close()
+        shutil.rmtree(h.path, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def samples(homes: dict[str, GpgHome]) -> dict[str, corpus.Sample]:
+    return {s.name: s for s in corpus.build(corpus.Producer(homes["alice"]), "read")}
+
+
+@pytest.fixture(scope="module")
+def rt(homes: dict[str, GpgHome]) -> Runtime:
+    text = f"""
+[openpgp]
+gnupghome = "{homes["bob"].path}"
+[smime]
+certificate = "{SMIME / "bob.pem"}"
+private_key = "{SMIME / "bob.key"}"
+trust_anchors = "{SMIME / "ca.pem"}"
+"""
+    return Runtime(config.parse(text))
+
+
+def parsed(o: Opened) -> email.message.EmailMessage:
+    msg = email.message_from_bytes(o.message, policy=email.policy.default)
+    assert isinstance(msg, email.message.EmailMessage)
+    return msg
+
+
+GOOD = ["pgpmime", "signed", "attach", "hp", "multisigned", "inline", "smime", "smimesigned"]
+
+
+@pytest.mark.parametrize("name", GOOD)
+def test_good_messages_open_with_marker_message_id_and_verdict(
+    rt: Runtime, samples: dict[str, corpus.Sample], name: str
+) -> None:
+    s = samples[name]
+    o = open_protected(rt, s.raw)
+    assert s.marker.encode() in o.message or name == "attach"
+    assert o.message_id == s.message_id
+    msg = parsed(o)
+    assert msg["Message-ID"] == s.message_id
+    assert msg["E2email-Decrypted"] is not None
+    assert f"sha256:{o.original_sha256}" in msg["E2email-Decrypted"]
+    verdict = msg["E2email-Signature"]
+    assert verdict.startswith("good;" if s.signed else "none;"), verdict
+    assert b"-----BEGIN PGP MESSAGE-----" not in o.message
+
+
+def test_attachment_survives_byte_for_byte(rt: Runtime, samples: dict[str, corpus.Sample]) -> None:
+    msg = parsed(open_protected(rt, samples["attach"].raw))
+    [pdf] = [p for p in msg.iter_attachments()]
+    assert pdf.get_filename() == "report.pdf"
+    assert samples["attach"].marker.encode() in pdf.get_content()
+
+
+def test_protected_subject_restored_and_legacy_display_gone(
+    rt: Runtime, samples: dict[str, corpus.Sample]
+) -> None:
+    o = open_protected(rt, samples["hp"].raw)
+    msg = parsed(o)
+    assert o.scheme == "rfc9788"
+    assert msg["Subject"] == samples["hp"].subject
+    assert msg["Keywords"] == "confidential-project"
+    assert "HP-Outer" not in msg
+    assert msg.get_content().startswith("The hidden-subject message")
+
+
+def test_signature_layers_are_kept_for_the_mail_client(
+    rt: Runtime, samples: dict[str, corpus.Sample]
+) -> None:
+    for name in ("multisigned", "smimesigned"):
+        msg = parsed(open_protected(rt, samples[name].raw))
+        assert msg.get_content_type() == "multipart/signed", name
+
+
+def test_smime_without_signature_says_it_has_no_integrity(
+    rt: Runtime, samples: dict[str, corpus.Sample]
+) -> None:
+    o = open_protected(rt, samples["smime"].raw)
+    assert "integrity=none" in parsed(o)["E2email-Signature"]
+    gcm = corpus._smime_message(
+        "<gcm@x>", corpus.Producer.smime(corpus.text_part("GCM-OK"), gcm=True)
+    )
+    o = open_protected(rt, gcm)
+    assert b"GCM-OK" in o.message and "integrity=none" not in parsed(o)["E2email-Signature"]
+
+
+def no_plaintext(call: Callable[[], object], marker: str) -> E2emailError:
+    with pytest.raises(E2emailError) as info:
+        call()
+    assert marker not in str(info.value)
+    assert marker not in repr(info.value.args)
+    return info.value
+
+
+@pytest.mark.parametrize("name", ["nomdc", "flipped"])
+def test_integrity_failures_release_nothing(
+    rt: Runtime, samples: dict[str, corpus.Sample], name: str
+) -> None:
+    s = samples[name]
+    err = no_plaintext(lambda: open_protected(rt, s.raw), s.marker)
+    assert isinstance(err, IntegrityError)
+
+
+@pytest.mark.parametrize("name", ["efail", "efailinline", "efailsmime"])
+def test_efail_wrappers_are_never_decrypted(
+    rt: Runtime, samples: dict[str, corpus.Sample], name: str
+) -> None:
+    err = no_plaintext(lambda: open_protected(rt, samples[name].raw), samples[name].marker)
+    assert isinstance(err, MessageError) and "EFAIL" in str(err)
+
+
+def test_smime_cbc_with_a_broken_inner_signature_is_refused(rt: Runtime) -> None:
+    signed = corpus._openssl(
+        ["smime", "-sign", "-signer", str(SMIME / "alice.pem"), "-inkey", str(SMIME / "alice.key")],
+        corpus.text_part("CBC-TAMPERED"),
+    )
+    tampered = signed.replace(b"the secret is", b"the secret IS")
+    entity = corpus._openssl(["smime", "-encrypt", "-aes256", str(SMIME / "bob.pem")], tampered)
+    raw = corpus._smime_message("<t@x>", corpus.crlf(entity))
+    err = no_plaintext(lambda: open_protected(rt, raw), "CBC-TAMPERED")
+    assert isinstance(err, IntegrityError)
+
+
+def test_smime_gcm_with_a_flipped_byte_is_refused(rt: Runtime) -> None:
+    entity = corpus.Producer.smime(corpus.text_part("GCM-FLIP"), gcm=True)
+    head, b64 = entity.split(b"\r\n\r\n", 1)
+    der = bytearray(base64.b64decode(b64))
+    der[-40] ^= 1
+    raw = corpus._smime_message("<g@x>", head + b"\r\n\r\n" + base64.encodebytes(bytes(der)))
+    assert isinstance(no_plaintext(lambda: open_protected(rt, raw), "GCM-FLIP"), IntegrityError)
+
+
+def test_a_forged_verdict_from_the_sender_is_replaced(
+    rt: Runtime, homes: dict[str, GpgHome]
+) -> None:
+    producer = corpus.Producer(homes["alice"])
+    inner = b"E2email-Signature: good; forged\r\n" + corpus.text_part("FORGED")
+    raw = corpus.pgp_mime("<f@x>", "s", producer.encrypt(inner)).replace(
+        b"MIME-Version", b"E2email-Signature: good; forged-outside\r\nMIME-Version"
+    )
+    msg = parsed(open_protected(rt, raw))
+    assert msg.get_all("E2email-Signature") == ["none; protocol=openpgp"]
+
+
+def test_plaintext_is_not_opened(rt: Runtime, samples: dict[str, corpus.Sample]) -> None:
+    with pytest.raises(MessageError, match="not decrypted"):
+        open_protected(rt, samples["plain"].raw)
+
+
+def test_kinds_are_reported(rt: Runtime, samples: dict[str, corpus.Sample]) -> None:
+    assert open_protected(rt, samples["inline"].raw).kind is Kind.INLINE_PGP
+    assert open_protected(rt, samples["smime"].raw).kind is Kind.SMIME
+    assert open_protected(rt, samples["pgpmime"].raw).kind is Kind.PGP_MIME
