@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 
 from e2email.core import mime
-from e2email.core.addresses import check_header_value
+from e2email.core.addresses import check_header_value, parse_mailbox
 from e2email.core.mime import Entity, Stream
+from e2email.errors import MessageError
 from e2email.model import Address
 
 SMTP_POLICY = mime.SMTP_POLICY
@@ -111,12 +112,54 @@ class Outgoing:
         return needs_utf8(list(self.headers))
 
 
+ADDRESS_FIELDS = ("from", "to", "cc", "sender", "reply-to")
+
+
 def needs_utf8(headers: list[tuple[str, str]]) -> bool:
-    """True when an address is non-ASCII (RFC 6532), which needs SMTPUTF8."""
-    return any(
-        name.lower() in ("from", "to", "cc", "sender", "reply-to") and not value.isascii()
-        for name, value in headers
-    )
+    """True when an address itself is non-ASCII (RFC 6532), which needs SMTPUTF8.
+
+    A non-ASCII display name does not: RFC 2047 encodes it.
+    """
+    for name, value in headers:
+        if name.lower() not in ADDRESS_FIELDS or value.isascii():
+            continue
+        for item in split_address_list(value):
+            if not str(parse_mailbox(item)[1]).isascii():
+                return True
+    return False
+
+
+def split_address_list(value: str) -> list[str]:
+    """The mailboxes of an address-list (RFC 5322 3.4), groups flattened, empty groups dropped."""
+    items: list[str] = []
+    current: list[str] = []
+    quoted = angle = False
+    escaped = False
+    for ch in value:
+        if escaped:
+            current.append(ch)
+            escaped = False
+            continue
+        if ch == "\\" and quoted:
+            escaped = True
+        elif ch == '"':
+            quoted = not quoted
+        elif not quoted and ch == "<":
+            angle = True
+        elif not quoted and ch == ">":
+            angle = False
+        elif not quoted and not angle and ch in ",;":
+            items.append("".join(current))
+            current = []
+            continue
+        elif not quoted and not angle and ch == ":":
+            current = []  # "group-name:" opens a group (RFC 5322 3.4)
+            continue
+        current.append(ch)
+    if quoted or angle:
+        raise MessageError(f"unbalanced quote or angle bracket in address list: {value!r}")
+    items.append("".join(current))
+    return [i.strip() for i in items if i.strip()]
 
 
 def render_headers(headers: list[tuple[str, str]]) -> bytes:

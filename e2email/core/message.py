@@ -19,7 +19,7 @@ from email.parser import BytesHeaderParser
 
 from e2email.core import mime
 from e2email.core.addresses import check_header_value, parse_mailbox
-from e2email.core.compose import Outgoing
+from e2email.core.compose import Outgoing, split_address_list
 from e2email.core.mime import Entity
 from e2email.errors import MessageError
 from e2email.model import Address, Recipient, Role
@@ -78,8 +78,8 @@ def parse(raw: bytes) -> Ready:
     header_block += b"\r\n"
     _check_lines(header_block)
     msg = BytesHeaderParser(policy=mime.PARSE_POLICY).parsebytes(header_block + b"\r\n")
-    fields = _fields(msg)
     boxes = {name: _addresses(msg, name) for name in ADDRESS_FIELDS}
+    fields = _fields(msg)
     sender = boxes["from"][0] if boxes["from"] else None
     return Ready(sender, boxes["to"], boxes["cc"], boxes["bcc"], header_block, body, tuple(fields))
 
@@ -107,50 +107,25 @@ def _fields(msg: Message) -> list[tuple[str, str]]:
                 isinstance(defect, email_errors.InvalidHeaderDefect)
                 and name.lower() in ADDRESS_FIELDS
             ):
-                raise MessageError(f"{name}: {defect}")
+                raise MessageError(f"{name}: {defect}: {text[:80]!r}")
         fields.append((name, check_header_value(name, text)))
     return fields
 
 
 def _addresses(msg: Message, name: str) -> tuple[Address, ...]:
+    """The addresses of every ``name`` field, parsed from the raw text (RFC 5322 3.4).
+
+    The email package's own rendering of an address field is a repaired guess; the strict
+    parser reads what the sender wrote (unfolded), so nothing is silently reinterpreted.
+    """
     out: list[Address] = []
-    for value in msg.get_all(name, []):
-        for item in split_address_list(check_header_value(name, str(value))):
+    for field_name, raw in msg.raw_items():
+        if field_name.lower() != name:
+            continue
+        text = re.sub(r"\r?\n([ \t])", r"\1", str(raw)).strip()
+        for item in split_address_list(check_header_value(name, text)):
             out.append(parse_mailbox(item)[1])
     return tuple(out)
-
-
-def split_address_list(value: str) -> list[str]:
-    """The mailboxes of an address-list (RFC 5322 3.4), groups flattened, empty groups dropped."""
-    items: list[str] = []
-    current: list[str] = []
-    quoted = angle = False
-    escaped = False
-    for ch in value:
-        if escaped:
-            current.append(ch)
-            escaped = False
-            continue
-        if ch == "\\" and quoted:
-            escaped = True
-        elif ch == '"':
-            quoted = not quoted
-        elif not quoted and ch == "<":
-            angle = True
-        elif not quoted and ch == ">":
-            angle = False
-        elif not quoted and not angle and ch in ",;":
-            items.append("".join(current))
-            current = []
-            continue
-        elif not quoted and not angle and ch == ":":
-            current = []  # "group-name:" opens a group (RFC 5322 3.4)
-            continue
-        current.append(ch)
-    if quoted or angle:
-        raise MessageError(f"unbalanced quote or angle bracket in address list: {value!r}")
-    items.append("".join(current))
-    return [i.strip() for i in items if i.strip()]
 
 
 def protection_of(content_fields: list[tuple[str, str]], body: bytes) -> str | None:

@@ -77,11 +77,43 @@ def _anchors(rt: Runtime) -> list[x509.Certificate]:
         raise ConfigError(f"smime.trust_anchors: cannot read {path}: {e}") from None
 
 
+_CERT_SUFFIXES = (".pem", ".crt", ".cer", ".der")
+
+
+def _local_intermediates(rt: Runtime) -> list[x509.Certificate]:
+    """CA certificates in ``smime.certificates_dir``, for paths through an intermediate.
+
+    Discovery hands over the end-entity certificate alone; the intermediates it used are
+    files next to it.
+    """
+    directory = rt.settings.smime.certificates_dir
+    if directory is None or not directory.is_dir():
+        return []
+    found = []
+    for path in sorted(directory.iterdir()):
+        if path.suffix.lower() not in _CERT_SUFFIXES:
+            continue
+        try:
+            certs = cms.load_certificates(path.read_bytes(), str(path))
+        except (OSError, ConfigError):
+            continue
+        found += [c for c in certs if _is_ca(c)]
+    return found
+
+
+def _is_ca(cert: x509.Certificate) -> bool:
+    try:
+        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except x509.ExtensionNotFound:
+        return False
+
+
 def recipient_certificates(
     job: Job, decisions: tuple[Decision, ...]
 ) -> list[tuple[str, x509.Certificate]]:
     """Each recipient's certificate, validated (security.md item 6) and of a usable key type."""
     anchors = _anchors(job.rt)
+    local = _local_intermediates(job.rt)
     out = []
     for d in decisions:
         name = str(d.recipient.address)
@@ -92,7 +124,11 @@ def recipient_certificates(
         if x509check.fingerprint(cert) != d.key.fingerprint.lower():
             raise NoUsableKeyError(f"{name}: certificate does not match the planned fingerprint")
         problems = x509check.check_recipient(
-            cert, d.recipient.address, anchors=anchors, intermediates=certs[1:], now=job.now
+            cert,
+            d.recipient.address,
+            anchors=anchors,
+            intermediates=[*certs[1:], *local],
+            now=job.now,
         )
         if problems:
             raise NoUsableKeyError(f"{name}: certificate refused ({', '.join(problems)})")
