@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets as pysecrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
@@ -103,6 +103,19 @@ def check_plan(plan: Plan) -> None:
     raise PolicyRefusedError(f"policy refused, nothing sent: {lines}")
 
 
+def require_tls_where_cleartext(plan: Plan, copies: list[submit.Copy]) -> list[submit.Copy]:
+    """Ask for REQUIRETLS (RFC 8689), when the server offers it, on copies sent in clear.
+
+    e2email judges only the recipient's MX; REQUIRETLS makes every later hop, from the
+    submission server on, use TLS or bounce the message (docs/transport.md).
+    """
+    clear = {d.recipient.address for d in plan.decisions if d.action is Action.CLEARTEXT}
+    return [
+        replace(c, prefer_require_tls=True) if clear.intersection(c.recipients) else c
+        for c in copies
+    ]
+
+
 def _draft(req: SendRequest, now: datetime) -> tuple[Draft, dict[str, Path]]:
     token = pysecrets.token_hex(12)
     attachments = []
@@ -166,7 +179,7 @@ def send_message(rt: Runtime, req: MessageRequest, *, now: datetime | None = Non
     if req.dry_run:
         return SendOutcome(plan, message_id, account.name)
     check_plan(plan)
-    copies = protect.build_copies(rt, plan, out)
+    copies = require_tls_where_cleartext(plan, protect.build_copies(rt, plan, out))
     result = submit.submit(
         rt, account, sender, copies, require_tls=req.require_tls, message_id=message_id
     )
@@ -202,7 +215,9 @@ def send(rt: Runtime, req: SendRequest, *, now: datetime | None = None) -> SendO
     if req.dry_run:
         return SendOutcome(plan, draft.message_id, account.name)
     check_plan(plan)
-    copies = protect.build_copies(rt, plan, compose.outgoing(draft), files)
+    copies = require_tls_where_cleartext(
+        plan, protect.build_copies(rt, plan, compose.outgoing(draft), files)
+    )
     result = submit.submit(
         rt,
         account,
