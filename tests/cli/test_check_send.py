@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.services.transport_scenarios import ZONE, Scenarios, scenarios  # noqa: F401
+from tests.services.transport_scenarios import ZONE, Scenarios, scenarios_fixture  # noqa: F401
 from tests.support import Cli, GpgHome, account_toml, cli_env
 
 

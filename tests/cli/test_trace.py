@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.services.transport_scenarios import Scenarios, scenarios  # noqa: F401
+from tests.services.transport_scenarios import Scenarios, scenarios_fixture  # noqa: F401
 from tests.support import cli_env
 
 

@@ -19,7 +19,7 @@ from e2email import config
 from e2email.services.check import check
 from e2email.services.runtime import Runtime
 
-from .transport_scenarios import ZONE, Scenarios, scenarios  # noqa: F401  (fixture)
+from .transport_scenarios import ZONE, Scenarios, scenarios_fixture  # noqa: F401
 
 CASES = {  # domain label -> MX host label
     "valid": "mxv",

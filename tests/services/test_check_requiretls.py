@@ -22,7 +22,7 @@ from tests.fakes.smtp import Script, serve
 from tests.services.fakes_support import PASSWORD, USER
 from tests.support import GpgHome
 
-from .transport_scenarios import ZONE, Scenarios, scenarios  # noqa: F401
+from .transport_scenarios import ZONE, Scenarios, scenarios_fixture  # noqa: F401
 
 OFFERS = ("AUTH PLAIN LOGIN", "SIZE 10000000", "REQUIRETLS")
 

@@ -16,7 +16,7 @@ from e2email.services.check import check
 from e2email.services.runtime import Runtime
 from e2email.services.transport import DomainReport
 
-from .transport_scenarios import ZONE, Scenarios, scenarios  # noqa: F401  (fixture)
+from .transport_scenarios import ZONE, Scenarios, scenarios_fixture  # noqa: F401
 
 
 def runtime(sc: Scenarios, tmp_path: Path, extra: str = "") -> Runtime:

@@ -228,8 +228,8 @@ def build(stack: Any) -> Scenarios:
 _built: dict[int, Scenarios] = {}
 
 
-@pytest.fixture(scope="session")
-def scenarios(stack: Any) -> Iterator[Scenarios]:
+@pytest.fixture(scope="session", name="scenarios")
+def scenarios_fixture(stack: Any) -> Iterator[Scenarios]:
     """The scenarios, built on first use."""
     key = id(stack)
     if key not in _built:
