@@ -200,9 +200,6 @@ def test_dane_only_from_dnssec_secure_answers(world: World, tmp_path: Path) -> N
 def test_twenty_recipients_cost_about_one(world: World, tmp_path: Path) -> None:
     stack = world.stack
     addresses = [Address("many", d) for d in domains()]
-    # The harness's ThreadingHTTPServer listens with a backlog of 5: 20 simultaneous connects
-    # overflow it and the kernel drops SYNs (a 1 s retry). Real WKD servers are 20 machines.
-    stack.https._server.socket.listen(64)
     # warm up the test server (it makes a certificate per host name on first use)
     discover.discover(runtime(tmp_path / "warm", stack), addresses)
     stack.https.delay = 0.2

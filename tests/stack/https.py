@@ -80,6 +80,7 @@ class _Handler(SimpleHTTPRequestHandler):
 
 
 class _Server(ThreadingHTTPServer):
+    request_queue_size = 64  # 20 concurrent WKD/MTA-STS clients must not hit a full backlog
     daemon_threads = True
     owner: Https
 
