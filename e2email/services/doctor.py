@@ -52,6 +52,29 @@ def _resolver(rt: Runtime) -> Check:
     return Check("resolver", "ok", f"{r.describe()} resolves {', '.join(hosts)}")
 
 
+def _dnssec(rt: Runtime) -> Check:
+    """Does the resolver validate, and is its AD bit trusted (DANE and OPENPGPKEY need both)?"""
+    r = rt.resolver
+    if not r.trust_ad:
+        return Check(
+            "dnssec",
+            "warn",
+            "the resolver's AD bit is not trusted (network.trust_ad); DANE and OPENPGPKEY "
+            "answers count as insecure. Use a validating resolver on loopback.",
+        )
+    domains = [f.rpartition("@")[2] for a in rt.settings.accounts.values() for f in a.from_]
+    for name in [*dict.fromkeys(domains), "."]:
+        answer = r.query(name, "SOA")
+        if answer.security == "secure":
+            return Check("dnssec", "ok", f"{r.describe()} validates ({name} is DNSSEC-secure)")
+    return Check(
+        "dnssec",
+        "warn",
+        f"{r.describe()} set no AD bit for {', '.join(dict.fromkeys([*domains, '.']))}: "
+        "it may not validate DNSSEC, so no verdict can be 'dane'",
+    )
+
+
 def _account_tls(rt: Runtime, name: str) -> Check:
     from e2email.adapters.smtp import SmtpSession
 
@@ -89,6 +112,7 @@ def run_checks(rt: Runtime) -> list[Check]:
         _guard("gpg", lambda: _gpg(rt)),
         _guard("keyring", lambda: _keyring(rt)),
         _guard("resolver", lambda: _resolver(rt)),
+        _guard("dnssec", lambda: _dnssec(rt)),
     ]
     for name in rt.settings.accounts:
         checks.append(_guard(f"account {name}", lambda n=name: _account_tls(rt, n)))  # type: ignore[misc]

@@ -276,6 +276,10 @@ def test_doctor_against_the_stack(stack: Any, tmp_path: Path, alice: GpgHome) ->
     assert checks["config"]["status"] == "ok"
     assert checks["gpg"]["status"] == "ok" and "2." in checks["gpg"]["detail"]
     assert checks["resolver"]["status"] == "ok"
+    assert (
+        checks["dnssec"]["status"] == "ok"
+        and "example.test is DNSSEC-secure" in checks["dnssec"]["detail"]
+    )
     assert checks["account work"]["status"] == "ok", checks["account work"]
     assert "certificate verified" in checks["account work"]["detail"]
     assert p.returncode == 0, p.stdout.decode()
