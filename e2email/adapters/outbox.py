@@ -185,8 +185,11 @@ class Outbox:
 
     # -- writing ------------------------------------------------------------------------
 
-    def add(self, envelope: Envelope, data: bytes) -> str:
-        """Store one transaction durably and return its ID (TemporaryFailure if impossible)."""
+    def add(self, envelope: Envelope, data: bytes, error: str | None = None) -> str:
+        """Store one transaction durably and return its ID (TemporaryFailure if impossible).
+
+        ``error`` records why it could not be sent now, as the first attempt's status.
+        """
         self.ensure()
         now = time.time()
         entry_id = _new_id(now)
@@ -198,6 +201,8 @@ class Outbox:
         except OSError as e:
             tmp.unlink(missing_ok=True)
             raise TemporaryFailure(f"cannot store the message in the outbox: {e}") from None
+        if error is not None:
+            self.write_status(entry_id, error, failed=False)
         return entry_id
 
     def _write_locked(self, tmp: Path, blob: bytes, final: Path) -> None:

@@ -217,7 +217,7 @@ def _queue_rest(rt: Runtime, job: _Job, error: TemporaryFailure) -> SubmitResult
     ids: list[str] = []
     try:
         for copy in job.copies[sent:]:
-            ids.append(box.add(_envelope(job, copy), copy.data))
+            ids.append(box.add(_envelope(job, copy), copy.data, error=reason))
     except TemporaryFailure as e:  # all or nothing: the caller will retry the whole message
         for entry_id in ids:
             box.drop(entry_id)

@@ -224,7 +224,8 @@ def test_flush_keeps_deferred_and_moves_refused(tmp_path: Path, fake_pki: FakePk
     problem = queue.worst(outcomes)
     assert problem is not None and problem.exit_code == EX_UNAVAILABLE
     entries = outbox(tmp_path).entries()
-    assert [(e.failed, e.status.attempts) for e in entries] == [(False, 1), (True, 1)]
+    # attempt 1 was the submission that queued them, attempt 2 the flush
+    assert [(e.failed, e.status.attempts) for e in entries] == [(False, 2), (True, 2)]
     assert "554" in (entries[1].status.last_error or "")
 
 
