@@ -25,6 +25,7 @@ AuthMechanism = Literal["auto", "plain", "login", "oauthbearer", "xoauth2"]
 AUTH_MECHANISMS = ("auto", "plain", "login", "oauthbearer", "xoauth2")
 EncryptPolicy = Literal["required", "opportunistic", "never"]
 SignCleartext = Literal["auto", "openpgp", "smime", "never"]
+SmimeEncryption = Literal["aes256-cbc", "aes256-gcm"]
 KeyChangePolicy = Literal["refuse", "warn"]
 TRANSPORT_LADDER = ("unknown", "plaintext", "unverified-tls", "verified-tls", "mta-sts", "dane")
 DISCOVERY_METHODS = ("local", "wkd", "ldap", "dane")
@@ -70,6 +71,7 @@ class SmimeSettings:
     certificates_dir: Path | None = None
     sign: bool = True
     encrypt_to_self: bool = True
+    encryption: SmimeEncryption = "aes256-cbc"
 
 
 @dataclass(frozen=True)
@@ -354,6 +356,7 @@ def _smime(ctx: _Context, table: Table) -> SmimeSettings:
         certificates_dir=r.get("certificates_dir", _path, None),
         sign=r.get("sign", _bool, True),
         encrypt_to_self=r.get("encrypt_to_self", _bool, True),
+        encryption=r.get("encryption", _choice("aes256-cbc", "aes256-gcm"), "aes256-cbc"),
     )
     r.finish()
     return s
