@@ -35,7 +35,8 @@ class Maildir:
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
-            for sub in ("", "tmp", "new", "cur"):
+            path.mkdir(mode=0o700, parents=True, exist_ok=True)
+            for sub in ("tmp", "new", "cur"):
                 (path / sub).mkdir(mode=0o700, exist_ok=True)
         except OSError as e:
             raise ConfigError(f"--to-maildir: cannot create {path}: {e.strerror}") from None

@@ -124,7 +124,11 @@ class _Bar:
     def __call__(self, report: FolderReport) -> None:
         if self._bar is None:
             self._bar = click.progressbar(
-                length=max(report.found, 1), label="decrypting", file=sys.stderr, width=30
+                length=max(report.found, 1),
+                label="decrypting",
+                file=sys.stderr,
+                width=30,
+                show_pos=True,
             )
             self._bar.__enter__()
         done = min(report.done, report.found)

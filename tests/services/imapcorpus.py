@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import base64
 import subprocess
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from tests.support import SMIME, GpgHome
 
@@ -297,3 +299,13 @@ def pgp_bulk(producer: Producer, tag: str, count: int, size: int = 4096) -> list
         out.append(Sample(f"bulk{i}", raw, marker, True, ("\\Seen",), BASE_DATE + timedelta(hours=i),
                           message_id=mid))  # fmt: skip
     return out
+
+
+def make_home(secret: str, public: str) -> GpgHome:
+    """A throwaway GnuPG home with one fixture secret key and one public key (close() it)."""
+    path = Path(tempfile.mkdtemp(prefix="e2c-", dir="/tmp"))
+    path.chmod(0o700)
+    home = GpgHome(path)
+    home.import_secret(secret)
+    home.import_public(public)
+    return home

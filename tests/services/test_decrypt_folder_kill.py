@@ -1,0 +1,107 @@
+"""kill -9 in the middle of ``imap decrypt``, several times, then a run to the end.
+
+The process group (e2email and its gpg workers) is killed with SIGKILL as soon as a few more
+copies have appeared on the server, so the kills land between APPEND, STORE and EXPUNGE at
+varying points. Whatever the point, the final state must hold every message exactly once.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.services import imapcheck as check
+from tests.services import imapcorpus as corpus
+from tests.support import GpgHome, cli_env
+
+pytestmark = pytest.mark.stack
+
+COUNT = 40
+
+
+@pytest.fixture(scope="module")
+def homes() -> Iterator[dict[str, GpgHome]]:
+    made = {"alice": corpus.make_home("alice", "bob"), "bob": corpus.make_home("bob", "alice")}
+    yield made
+    for h in made.values():
+        h.close()
+
+
+def copies_in(conn: Any, box: str) -> int:
+    if conn.select(box, readonly=True)[0] != "OK":
+        return 0  # --to-folder: the run has not created the target yet
+    typ, data = conn.uid("SEARCH", None, "HEADER", "E2email-Decrypted", "sha256:")
+    return len(data[0].split()) if typ == "OK" else 0
+
+
+def start(cfg: Path, env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
+    argv = [sys.executable, "-m", "e2email.cli.main", "--config", str(cfg), "imap", "decrypt"]
+    return subprocess.Popen(
+        [*argv, "--account", "bob", *args, "--batch-size", "3"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+
+
+def kill_after_progress(proc: subprocess.Popen[bytes], stack: Any, box: str, more: int) -> bool:
+    """SIGKILL the whole process group once ``more`` new copies exist; False if it finished."""
+    with check.imap(stack) as conn:
+        base = copies_in(conn, box)
+        deadline = time.monotonic() + 60
+        while proc.poll() is None and time.monotonic() < deadline:
+            if copies_in(conn, box) >= base + more:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.communicate()
+                return True
+            time.sleep(0.005)
+    proc.communicate()
+    return False
+
+
+@pytest.mark.parametrize("mode", ["--in-place", "--to-folder"])
+def test_killed_runs_then_a_full_run_leave_every_message_exactly_once(
+    stack: Any, homes: dict[str, GpgHome], tmp_path: Path, mode: str
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    bulk = corpus.pgp_bulk(corpus.Producer(homes["alice"]), tag, COUNT, size=1024)
+    box = f"Kill-{tag}"
+    check.append(stack, box, bulk)
+    cfg = check.config(tmp_path, stack, homes["bob"].path)
+    env = cli_env(tmp_path)
+    target = box if mode == "--in-place" else f"{box}.Decrypted"
+    args = ["--folder", box, *([mode] if mode == "--in-place" else [mode, target])]
+    kills = 0
+    for more in (3, 5, 7):
+        proc = start(cfg, env, *args)
+        kills += kill_after_progress(proc, stack, target, more)
+    assert kills >= 2, "the runs finished before they could be killed: nothing was tested"
+
+    final = start(cfg, env, *args)
+    _, err = final.communicate(timeout=120)
+    assert final.returncode == 0, err.decode()
+
+    copies = [m for m in check.messages(stack, target) if m.header("E2email-Decrypted")]
+    for s in bulk:
+        holders = [m for m in copies if s.marker.encode() + b". " in m.raw]
+        assert len(holders) == 1, f"{s.name}: {len(holders)} copies"
+        assert holders[0].user_flags == frozenset(s.flags)
+        assert holders[0].internaldate == s.date.timestamp()
+    originals = check.messages(stack, box)
+    if mode == "--in-place":
+        assert len(originals) == COUNT, "in place must neither lose nor duplicate a message"
+        assert not any(m.raw == s.raw for m in originals for s in bulk)
+    else:
+        assert len(originals) == COUNT
+        assert all("$E2emailDecrypted" in m.flags for m in originals)
+    assert len(copies) == COUNT
