@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import select
 import socket
+import threading
 import time
 from pathlib import Path
 
@@ -154,27 +155,40 @@ def _quit(sock: socket.socket) -> None:
         sock.sendall(b"QUIT\r\n")
 
 
-def _context(ca_file: Path | None, errors: list[tuple[int, int]]) -> SSL.Context:
-    """An *observing* context: OpenSSL verifies and we record, but the handshake goes on."""
-    ctx = SSL.Context(SSL.TLS_CLIENT_METHOD)
-    ctx.set_default_verify_paths()
-    if ca_file is not None:
-        ctx.load_verify_locations(str(ca_file))
+_contexts: dict[Path | None, SSL.Context] = {}
+_contexts_lock = threading.Lock()
 
-    def record(_c: SSL.Connection, _x: crypto.X509, errno: int, depth: int, ok: int) -> bool:
-        if not ok:
-            errors.append((errno, depth))
-        return True
 
-    ctx.set_verify(SSL.VERIFY_PEER, record)
-    return ctx
+def _context(ca_file: Path | None) -> SSL.Context:
+    """One *observing* context per trust store, shared by every probe of the process.
+
+    Loading the default verify paths costs milliseconds of CPU; with many MX probed at
+    once that adds up. Verification is set per connection, where its errors are recorded.
+    """
+    with _contexts_lock:
+        ctx = _contexts.get(ca_file)
+        if ctx is None:
+            ctx = SSL.Context(SSL.TLS_CLIENT_METHOD)
+            ctx.set_default_verify_paths()
+            if ca_file is not None:
+                ctx.load_verify_locations(str(ca_file))
+            _contexts[ca_file] = ctx
+        return ctx
 
 
 def _handshake(
     sock: socket.socket, address: str, host: str, deadline: float, ca_file: Path | None
 ) -> Probe:
     errors: list[tuple[int, int]] = []
-    conn = SSL.Connection(_context(ca_file, errors), sock)
+
+    def record(_c: SSL.Connection, _x: crypto.X509, errno: int, depth: int, ok: int) -> bool:
+        """OpenSSL verifies; we note what failed and let the handshake go on (observe)."""
+        if not ok:
+            errors.append((errno, depth))
+        return True
+
+    conn = SSL.Connection(_context(ca_file), sock)
+    conn.set_verify(SSL.VERIFY_PEER, record)
     conn.set_tlsext_host_name(host.encode("idna"))
     conn.set_connect_state()
     try:

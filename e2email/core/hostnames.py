@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from cryptography import x509
-from cryptography.x509.oid import NameOID
+if TYPE_CHECKING:  # name checks are cheap to import; certificates are parsed only when probed
+    from cryptography import x509
 
 _LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 
@@ -41,6 +42,9 @@ def dns_id_matches(pattern: str, host: str) -> bool:
 
 def certificate_names(cert: x509.Certificate) -> list[str]:
     """The DNS-IDs of a certificate; the CN only when there is no DNS SAN (as OpenSSL does)."""
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
         names = san.value.get_values_for_type(x509.DNSName)

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 from e2email.core.hostnames import is_hostname, normalise
 from e2email.errors import UsageError
-from e2email.services import transport
+from e2email.services import mxpath, transport
+from e2email.services.mxpath import DomainReport
 from e2email.services.runtime import Runtime
-from e2email.services.transport import DomainReport
 
 
 def domains_of(targets: Sequence[str]) -> list[str]:
@@ -31,7 +31,7 @@ def domains_of(targets: Sequence[str]) -> list[str]:
 
 def check(rt: Runtime, targets: Sequence[str]) -> list[DomainReport]:
     """Observe every domain's MX path concurrently; remember the verdicts for ``send``."""
-    reports = transport.observe_many(rt, domains_of(targets))
+    reports = mxpath.observe_many(rt, domains_of(targets))
     for report in reports:
         transport.remember(rt, report)
     return reports

@@ -1,13 +1,10 @@
-"""Transport verdicts along a domain's MX path (contract.md ladder), for ``check`` and ``send``.
+"""Observe a domain's whole MX path (contract.md ladder), for ``check`` and ``send``.
 
 One domain: MX lookup (implicit MX when there is none), for every MX host its addresses and,
 when the MX and address RRsets are DNSSEC-secure, its TLSA RRset; a probe of every address
 on ``network.smtp_probe_port``; MTA-STS and TLS-RPT. Everything that can overlap runs in
 threads under one time budget per domain; many domains run side by side. The decision
-itself is ``core/verdict.py``.
-
-``verdict_for`` answers ``send`` for a recipient without a key; verdicts are kept for
-``network.verdict_ttl`` seconds (in this process and on disk).
+itself is ``core/verdict.py``; the short-lived verdict cache is ``services/transport.py``.
 """
 
 from __future__ import annotations
@@ -28,8 +25,6 @@ from e2email.services import sts_policy
 from e2email.services.runtime import Runtime
 
 T = TypeVar("T")
-
-_memo: dict[str, tuple[float, str, str]] = {}
 
 
 @dataclass(frozen=True)
@@ -221,28 +216,3 @@ def observe_many(rt: Runtime, domains: Sequence[str]) -> list[DomainReport]:
         return [observe(rt, domains[0])]
     with ThreadPoolExecutor(max_workers=min(32, len(domains)), thread_name_prefix="domain") as pool:
         return list(pool.map(lambda d: observe(rt, d), domains))
-
-
-def verdict_for(rt: Runtime, domain: str) -> tuple[str, str]:
-    """(verdict, reason) for ``domain``, reusing one younger than ``network.verdict_ttl``."""
-    domain = domain.lower().rstrip(".")
-    ttl = rt.settings.network.verdict_ttl
-    now = time.time()
-    memo = _memo.get(domain)
-    if memo is not None and 0 <= now - memo[0] < ttl:
-        return memo[1], memo[2]
-    cache = TransportCache(rt.settings.network.transport_cache_dir)
-    cached = cache.verdict(domain, now, ttl)
-    if cached is not None:
-        return cached
-    report = observe(rt, domain)
-    remember(rt, report)
-    return report.verdict, report.reason
-
-
-def remember(rt: Runtime, report: DomainReport) -> None:
-    """Keep a fresh verdict for ``send`` (memory and disk)."""
-    now = time.time()
-    _memo[report.domain] = (now, report.verdict, report.reason)
-    cache = TransportCache(rt.settings.network.transport_cache_dir)
-    cache.store_verdict(report.domain, report.verdict, report.reason, now)

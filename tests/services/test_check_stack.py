@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from e2email import config
-from e2email.services import transport
+from e2email.services import mxpath, transport
 from e2email.services.check import check
+from e2email.services.mxpath import DomainReport
 from e2email.services.runtime import Runtime
-from e2email.services.transport import DomainReport
 
 from .transport_scenarios import ZONE, Scenarios, scenarios_fixture  # noqa: F401
 
@@ -172,14 +172,14 @@ def test_policy_cache_survives_a_failed_refresh(
     rt = runtime(scenarios, tmp_path)
     domain = f"stscache.{ZONE}"
     host = f"mta-sts.{domain}"
-    assert transport.observe(rt, domain).sts.mode == "enforce"
+    assert mxpath.observe(rt, domain).sts.mode == "enforce"
     stack.https.respond(host, "/.well-known/mta-sts.txt", 503, b"down")
     try:
-        cached = transport.observe(rt, domain).sts  # same id: no fetch at all
+        cached = mxpath.observe(rt, domain).sts  # same id: no fetch at all
         assert (cached.mode, cached.cached, cached.error) == ("enforce", True, None)
         records = [r.replace('"v=STSv1; id=1"', '"v=STSv1; id=2"') for r in stack.dns.records(ZONE)]
         stack.dns.set_records(ZONE, records)
-        stale = transport.observe(rt, domain)  # new id, refresh fails: keep the cached policy
+        stale = mxpath.observe(rt, domain)  # new id, refresh fails: keep the cached policy
         assert stale.sts.mode == "enforce" and stale.sts.cached
         assert "HTTP 503" in str(stale.sts.error)
         assert stale.verdict == "mta-sts"
