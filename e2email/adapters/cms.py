@@ -1,11 +1,11 @@
 """CMS (RFC 5652) through ``cryptography``: enveloping to certificates, detached signatures.
 
-* Encryption: ``PKCS7EnvelopeBuilder`` with AES-256-CBC (RFC 8551 2.7) and RSA key transport
-  (RSAES-PKCS1-v1_5, the only one the builder offers, and what every client reads). The
-  builder encrypts to ANY certificate it is given, signing-only ones included: callers run
-  ``core.x509check.check_recipient`` first; this module checks the key type again.
-* EC recipients (RFC 5753 key agreement) are refused with UnsupportedError: the builder
-  cannot do key agreement; see docs/smime.md.
+* Encryption of an ordinary message to RSA recipients: ``PKCS7EnvelopeBuilder`` with
+  AES-256-CBC (RFC 8551 2.7) and RSAES-PKCS1-v1_5 key transport, what every client reads.
+  Large messages, EC recipients (RFC 5753 key agreement) and AES-256-GCM AuthEnvelopedData
+  (RFC 5083/5084) go through the streaming writer in ``cms_envelope.py`` instead.
+* The builder encrypts to ANY certificate it is given, signing-only ones included: callers
+  run ``core.x509check.check_recipient`` first; :func:`check_encryptable` checks the key type.
 * Signatures: ``PKCS7SignatureBuilder``, SHA-256, detached, over the exact bytes given
   (``Binary``: the caller has already made them canonical CRLF, RFC 8551 3.1.1).
 
@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.serialization import pkcs7
 from e2email.errors import ConfigError, CryptoError, UnsupportedError
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+EC_CURVES = ("secp256r1", "secp384r1", "secp521r1")
 
 
 @dataclass(frozen=True)
@@ -90,15 +91,21 @@ def _read(path: Path, what: str) -> bytes:
 
 
 def check_encryptable(cert: x509.Certificate, name: str) -> None:
-    """Refuse key types the envelope builder cannot encrypt to (EC: RFC 5753, unsupported)."""
+    """Refuse key types S/MIME encryption here cannot use (RSA, and EC on NIST curves, only)."""
     key = cert.public_key()
     if isinstance(key, ec.EllipticCurvePublicKey):
-        raise UnsupportedError(
-            f"{name}: the S/MIME certificate has an EC key; encrypting to EC certificates "
-            "(RFC 5753 key agreement) is not supported yet"
-        )
+        if key.curve.name not in EC_CURVES:
+            raise UnsupportedError(
+                f"{name}: S/MIME certificate on curve {key.curve.name} is not supported"
+            )
+        return
     if not isinstance(key, rsa.RSAPublicKey):
         raise UnsupportedError(f"{name}: S/MIME certificate key type is not supported")
+
+
+def is_rsa(cert: x509.Certificate) -> bool:
+    """True for an RSA certificate (the envelope builder's only kind)."""
+    return isinstance(cert.public_key(), rsa.RSAPublicKey)
 
 
 def envelope(data: bytes, recipients: list[tuple[str, x509.Certificate]]) -> bytes:
@@ -109,6 +116,8 @@ def envelope(data: bytes, recipients: list[tuple[str, x509.Certificate]]) -> byt
     builder = builder.set_content_encryption_algorithm(algorithms.AES256)
     for name, cert in recipients:
         check_encryptable(cert, name)
+        if not is_rsa(cert):
+            raise UnsupportedError(f"{name}: the envelope builder encrypts to RSA only")
         builder = builder.add_recipient(cert)
     try:
         return builder.encrypt(serialization.Encoding.DER, [pkcs7.PKCS7Options.Binary])

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from cryptography import x509
 
-from e2email.adapters import cms, secrets
+from e2email.adapters import cms, cms_envelope, secrets
 from e2email.core import compose, mime, smime, x509check
 from e2email.errors import (
     ConfigError,
@@ -24,7 +24,7 @@ from e2email.errors import (
     UnsupportedError,
 )
 from e2email.model import Decision
-from e2email.services.payload import Assembly, to_bytes
+from e2email.services.payload import Assembly, chunks, size, to_bytes
 from e2email.services.protect_openpgp import boundary
 from e2email.services.runtime import Runtime
 
@@ -149,39 +149,75 @@ def _self(job: Job) -> list[tuple[str, x509.Certificate]]:
     return [(str(job.sender), me.certificate)]
 
 
+BUILDER_LIMIT = 8 << 20  # above this, stream: the builder holds ~4 copies of the message
+
+
 def b64_chunks(der: bytes) -> Iterator[bytes]:
     """Base64 of DER in 76-character CRLF lines, produced chunk by chunk (RFC 8551 3.1.2)."""
-    view = memoryview(der)
+    return b64_stream([der])
+
+
+def b64_stream(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """Base64 of a byte stream in 76-character CRLF lines (RFC 2045 6.8)."""
     step = 57 * 16 * 1024
-    for i in range(0, len(view), step):
-        enc = base64.b64encode(view[i : i + step])
-        yield b"\r\n".join([enc[j : j + 76] for j in range(0, len(enc), 76)]) + b"\r\n"
+    buffer = b""
+    for chunk in chunks:
+        buffer += chunk
+        cut = len(buffer) - len(buffer) % step
+        if cut:
+            yield _lines(buffer[:cut])
+            buffer = buffer[cut:]
+    if buffer:
+        yield _lines(buffer)
 
 
-def _signed_entity(content: bytes, me: cms.Identity) -> bytes:
+def _lines(data: bytes) -> bytes:
+    enc = base64.b64encode(data)
+    return b"\r\n".join([enc[j : j + 76] for j in range(0, len(enc), 76)]) + b"\r\n"
+
+
+def _signed_pieces(content: bytes, me: cms.Identity) -> list[bytes]:
     """multipart/signed around ``content`` as an entity of its own (RFC 8551 3.5.3)."""
     signature = cms.sign_detached(content, me)
     b = boundary()
     framing = smime.signed_framing(b)
     head = mime.render_fields([("Content-Type", smime.signed_content_type(b))])
-    return head + framing.wrap(content, smime.base64_body(signature))
+    return [
+        head + framing.head,
+        content,
+        framing.middle + smime.base64_body(signature) + framing.tail,
+    ]
+
+
+def _content(job: Job) -> tuple[list[bytes] | Iterator[bytes], int]:
+    """What gets encrypted, as pieces, and its exact length (signed first when configured)."""
+    segments = mime.render(job.encrypted_payload(), utf8=job.out.utf8)
+    me = job.identity
+    if me is not None and job.rt.settings.smime.sign and job.out.mua is None:
+        pieces = _signed_pieces(to_bytes(segments, job.files), me)
+        return pieces, sum(len(p) for p in pieces)
+    return chunks(segments, job.files), size(segments, job.files)
 
 
 def encrypted_copy(job: Job, decisions: tuple[Decision, ...]) -> bytes:
-    """application/pkcs7-mime enveloped-data (RFC 8551 3.3), signed inside when configured."""
+    """application/pkcs7-mime (RFC 8551 3.3; RFC 5083 for GCM), signed inside when configured."""
     certs = recipient_certificates(job, decisions) + _self(job)
-    segments = mime.render(job.encrypted_payload(), utf8=job.out.utf8)
-    content = to_bytes(segments, job.files)
-    me = job.identity
-    if me is not None and job.rt.settings.smime.sign and job.out.mua is None:
-        content = _signed_entity(content, me)
-    der = cms.envelope(content, certs)
-    del content
-    outer = [*job.outer_fields(), ("MIME-Version", "1.0"), *smime.enveloped_fields()]
+    mode = job.rt.settings.smime.encryption
+    pieces, length = _content(job)
+    smime_type = smime.AUTH_ENVELOPED if mode == cms_envelope.GCM else smime.ENVELOPED
+    outer = [*job.outer_fields(), ("MIME-Version", "1.0"), *smime.enveloped_fields(smime_type)]
     out = Assembly(job.scratch(".eml"))
     out.add(compose.render_headers(outer))
-    out.add_all(b64_chunks(der))
-    del der
+    if (
+        mode == cms_envelope.CBC
+        and length <= BUILDER_LIMIT
+        and all(cms.is_rsa(c) for _, c in certs)
+    ):
+        der = cms.envelope(b"".join(pieces), certs)
+        out.add_all(b64_chunks(der))
+    else:
+        der_stream = cms_envelope.encrypt_stream(pieces, length, [c for _, c in certs], mode)
+        out.add_all(b64_stream(der_stream))
     return out.finish()
 
 

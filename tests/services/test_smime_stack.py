@@ -185,3 +185,33 @@ def test_unusable_certificates_are_refused(
     if reason != "address-mismatch":  # a certificate for someone else is simply not theirs
         assert reason in {r["reason"] for r in plan["rejected"]}, plan
     assert stack.sink.snapshot() == before
+
+
+def test_ec_recipient_by_key_agreement(
+    stack: Any, tmp_path: Any, alice: GpgHome, work: Workdir
+) -> None:
+    cli = make_cli(tmp_path, stack, alice.path, certs=("ec",))
+    before = stack.sink.snapshot()
+    p = send(cli, "--to", "ec@example.test")
+    assert p.returncode == 0, p.stderr.decode()
+    [raw] = stack.sink.wait_new(before, 1)
+    d = openssl_decrypt(raw, "ec", work)
+    assert d.returncode == 0, d.stderr.decode()
+    v = openssl_verify(d.stdout, work)
+    assert v.returncode == 0, v.stderr.decode()
+    assert parse(v.stdout)["Subject"] == SUBJECT
+    assert openssl_decrypt(raw, "alice", work).returncode == 0  # RSA self copy alongside
+
+
+def test_auth_enveloped_gcm_when_opted_in(
+    stack: Any, tmp_path: Any, alice: GpgHome, work: Workdir
+) -> None:
+    extra = 'encryption = "aes256-gcm"\n'
+    cli = make_cli(tmp_path, stack, alice.path, certs=("bob",), extra=extra)
+    before = stack.sink.snapshot()
+    assert send(cli, "--to", "bob@example.test").returncode == 0
+    [raw] = stack.sink.wait_new(before, 1)
+    assert parse(raw).get_param("smime-type") == "authEnveloped-data"
+    d = openssl_decrypt(raw, "bob", work)
+    assert d.returncode == 0, d.stderr.decode()
+    assert openssl_verify(d.stdout, work).returncode == 0
