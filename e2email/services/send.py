@@ -74,6 +74,10 @@ def make_plan(rt: Runtime, sender: Address, recipients: tuple[Recipient, ...]) -
         r.address for r in recipients if policy.effective(rt.settings.policy, r)[0] != "never"
     ]
     found = discover.discover(rt, wanted)
+    keyless = [
+        r.address.domain for r in recipients if r.address not in found or not found[r.address].key
+    ]
+    transport.prefetch(rt, keyless)  # MX paths of all keyless recipients' domains at once
     decisions = []
     for r in recipients:
         changed = discover.change_refusal(rt.settings, r, found.get(r.address))

@@ -20,9 +20,8 @@ if TYPE_CHECKING:
 _memo: dict[str, tuple[float, str, str]] = {}
 
 
-def verdict_for(rt: Runtime, domain: str) -> tuple[str, str]:
-    """(verdict, reason) for ``domain``, reusing one younger than ``network.verdict_ttl``."""
-    domain = domain.lower().rstrip(".")
+def _fresh(rt: Runtime, domain: str) -> tuple[str, str] | None:
+    """A verdict younger than ``network.verdict_ttl`` from memory or disk, if any."""
     ttl = rt.settings.network.verdict_ttl
     now = time.time()
     memo = _memo.get(domain)
@@ -31,7 +30,27 @@ def verdict_for(rt: Runtime, domain: str) -> tuple[str, str]:
     cached = TransportCache(rt.settings.network.transport_cache_dir).verdict(domain, now, ttl)
     if cached is not None:
         _memo[domain] = (now, *cached)
-        return cached
+    return cached
+
+
+def prefetch(rt: Runtime, domains: list[str]) -> None:
+    """Observe every domain without a fresh verdict at once (many recipients, one wait)."""
+    wanted = list(dict.fromkeys(d.lower().rstrip(".") for d in domains))
+    missing = [d for d in wanted if _fresh(rt, d) is None]
+    if len(missing) < 2:
+        return  # verdict_for handles a single domain just as fast
+    from e2email.services import mxpath
+
+    for report in mxpath.observe_many(rt, missing):
+        remember(rt, report)
+
+
+def verdict_for(rt: Runtime, domain: str) -> tuple[str, str]:
+    """(verdict, reason) for ``domain``, reusing one younger than ``network.verdict_ttl``."""
+    domain = domain.lower().rstrip(".")
+    fresh = _fresh(rt, domain)
+    if fresh is not None:
+        return fresh
     from e2email.services import mxpath
 
     report = mxpath.observe(rt, domain)
