@@ -90,7 +90,7 @@ def _mx_line(mx: MxVerdict) -> str:
     cert = mx.certificate
     if cert is not None and cert.not_after is not None:
         parts.append(f"certificate expires {cert.not_after:%Y-%m-%d}")
-    if f.dane.state not in ("insecure",) or f.dane.detail:
+    if not mx.reason.startswith("DANE"):  # else the reason already says what DANE found
         parts.append(f"DANE {f.dane.state}" + (f" ({f.dane.detail})" if f.dane.detail else ""))
     return "; ".join(parts)
 
