@@ -138,7 +138,10 @@ def _converse(
         raise _Failed(f"greeting {code} {' '.join(text)[:80]}", reachable=False)
     sock.sendall(f"EHLO {HELO_NAME}\r\n".encode())
     code, text = lines.reply()
-    keywords = {t.split(" ", 1)[0].upper() for t in text[1:]} if code == 250 else set()
+    if code != 250:  # without EHLO there is no way to learn whether STARTTLS is offered
+        _quit(sock)
+        raise _Failed(f"EHLO refused: {code} {' '.join(text)[:80]}", reachable=True)
+    keywords = {t.split(" ", 1)[0].upper() for t in text[1:]}
     if "STARTTLS" not in keywords:
         _quit(sock)
         return Probe(address, True, starttls=False)

@@ -80,6 +80,16 @@ def test_closed_port_is_unknown_and_dns_facts_remain(scenarios: Scenarios, tmp_p
     assert r.judged.mx[0].facts.dane.state == "none"
 
 
+@pytest.mark.parametrize(
+    ("label", "why"), [("noehlo", "EHLO refused: 5"), ("rejecting", "greeting 5")]
+)
+def test_a_server_that_refuses_to_talk_is_unknown_not_plaintext(
+    scenarios: Scenarios, tmp_path: Path, label: str, why: str
+) -> None:
+    r = one(scenarios, tmp_path, label)
+    assert r.verdict == "unknown" and why in r.reason
+
+
 def test_dane_ee_match(scenarios: Scenarios, tmp_path: Path) -> None:
     r = one(scenarios, tmp_path, "dane")
     assert r.verdict == "dane", r.reason

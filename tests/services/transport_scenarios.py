@@ -42,6 +42,13 @@ LISTENERS = {
     "mxexp": ("may", "expired"),
     "mxplain": ("none", None),
     "mxta": ("may", "chain"),
+    "mxnoehlo": ("may", "valid"),
+    "mxreject": ("may", "valid"),
+}
+EXTRA_OPTIONS = {
+    "mxv": {"smtpd_tls_received_header": "yes"},  # TLS details in Received, for trace tests
+    "mxnoehlo": {"smtpd_delay_reject": "no", "smtpd_helo_restrictions": "reject"},
+    "mxreject": {"smtpd_delay_reject": "no", "smtpd_client_restrictions": "reject"},
 }
 
 
@@ -136,6 +143,8 @@ def _records(sc: Scenarios) -> list[str]:
         "danebad": "mxdanebad",
         "daneunusable": "mxunusable",
         "servfail": "mxsf",
+        "noehlo": "mxnoehlo",
+        "rejecting": "mxreject",
     }.items():
         records.append(f"{domain} MX 10 {mx}")
     records += ["backup MX 10 mxv", "backup MX 20 mxplain"]
@@ -207,9 +216,7 @@ def build(stack: Any) -> Scenarios:
         ip = stack.alloc_ip()
         sc.ips[host] = ip
         cert = sc.certs.get(host)
-        options = mx_options(tls, *(cert or (None, None)))
-        if host == "mxv":  # TLS details in its Received headers, for the trace tests
-            options["smtpd_tls_received_header"] = "yes"
+        options = mx_options(tls, *(cert or (None, None))) | EXTRA_OPTIONS.get(host, {})
         stack.postfix.add_listener(ip, 25, options)
     sc.closed_ip = stack.alloc_ip()
     stack.postfix.reload()
