@@ -210,6 +210,17 @@ def _algid(oid: str, params_der: bytes) -> bytes:
     return _header(0x30, len(inner)) + inner
 
 
+SLICE = 1 << 20
+
+
+def slices(chunks: Iterable[bytes], size: int = SLICE) -> Iterator[memoryview]:
+    """The chunks cut into pieces of at most ``size`` bytes, without copying them."""
+    for chunk in chunks:
+        view = memoryview(chunk)
+        for i in range(0, len(view), size):
+            yield view[i : i + size]
+
+
 def encrypt_stream(
     chunks: Iterable[bytes], length: int, certs: list[x509.Certificate], mode: str = CBC
 ) -> Iterator[bytes]:
@@ -226,15 +237,15 @@ def encrypt_stream(
     if mode == CBC:
         enc = Cipher(algorithms.AES(plan.key), modes.CBC(plan.iv)).encryptor()
         pad = padding.PKCS7(128).padder()
-        for chunk in chunks:
-            seen += len(chunk)
-            yield enc.update(pad.update(chunk))
+        for piece in slices(chunks):
+            seen += len(piece)
+            yield enc.update(pad.update(piece))
         yield enc.update(pad.finalize()) + enc.finalize()
     else:
         gcm = Cipher(algorithms.AES(plan.key), modes.GCM(plan.iv)).encryptor()
-        for chunk in chunks:
-            seen += len(chunk)
-            yield gcm.update(chunk)
+        for piece in slices(chunks):
+            seen += len(piece)
+            yield gcm.update(piece)
         gcm.finalize()
         yield _header(0x04, TAG_LENGTH) + gcm.tag
     if seen != length:

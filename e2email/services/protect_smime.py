@@ -158,17 +158,17 @@ def b64_chunks(der: bytes) -> Iterator[bytes]:
 
 
 def b64_stream(chunks: Iterable[bytes]) -> Iterator[bytes]:
-    """Base64 of a byte stream in 76-character CRLF lines (RFC 2045 6.8)."""
+    """Base64 of a byte stream in 76-character CRLF lines (RFC 2045 6.8), slice by slice."""
     step = 57 * 16 * 1024
-    buffer = b""
-    for chunk in chunks:
-        buffer += chunk
-        cut = len(buffer) - len(buffer) % step
+    carry = b""
+    for piece in cms_envelope.slices(chunks, step):
+        data = carry + bytes(piece)
+        cut = len(data) - len(data) % 57
         if cut:
-            yield _lines(buffer[:cut])
-            buffer = buffer[cut:]
-    if buffer:
-        yield _lines(buffer)
+            yield _lines(data[:cut])
+        carry = data[cut:]
+    if carry:
+        yield _lines(carry)
 
 
 def _lines(data: bytes) -> bytes:
