@@ -30,8 +30,6 @@ def main(argv: list[str] | None = None) -> NoReturn:
 
 def run(argv: list[str]) -> int:
     """Run one sendmail invocation and return its sysexits code (contract.md)."""
-    from e2email.cli.output import error
-
     try:
         args = parse_args(argv)
         if args.mode == "help":
@@ -48,12 +46,18 @@ def run(argv: list[str]) -> int:
         _report(e)
         return e.exit_code
     except KeyboardInterrupt:
-        error("interrupted; the message was not sent")
+        _error("interrupted; the message was not sent")
         return EX_TEMPFAIL
     except Exception as e:
         _report(e)
-        error(f"internal error ({type(e).__name__}); please report it (-vvv shows a traceback)")
+        _error(f"internal error ({type(e).__name__}); please report it (-vvv shows a traceback)")
         return EX_SOFTWARE
+
+
+def _error(text: str) -> None:
+    from e2email.cli.output import error
+
+    error(text)
 
 
 def _report(e: BaseException) -> None:

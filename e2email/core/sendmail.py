@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import base64
 import re
-from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
-from e2email.core.addresses import parse_mailbox, parse_recipient_argument
 from e2email.errors import UsageError
-from e2email.model import Address
+
+if TYPE_CHECKING:
+    from e2email.model import Address
+
+# Kept light on purpose: ``e2email-sendmail --help`` imports only this module (a NamedTuple,
+# not a dataclass; the address parser only when addresses are parsed). performance.md.
 
 Mode = Literal["send", "list", "flush", "help", "version"]
 
@@ -63,8 +66,7 @@ credentials, 78 configuration. See docs/sendmail.md.
 """
 
 
-@dataclass(frozen=True)
-class SendmailArgs:
+class SendmailArgs(NamedTuple):
     """One sendmail invocation, decoded."""
 
     mode: Mode = "send"
@@ -77,7 +79,7 @@ class SendmailArgs:
     account: str | None = None
     config: str | None = None
     require_tls: bool = False
-    ignored: tuple[str, ...] = field(default=())
+    ignored: tuple[str, ...] = ()
 
 
 class _Parser:
@@ -198,6 +200,8 @@ def parse_args(argv: list[str]) -> SendmailArgs:
 
 def recipient_addresses(words: tuple[str, ...]) -> tuple[Address, ...]:
     """Each recipient argument as an address; one word may hold a comma-separated list."""
+    from e2email.core.addresses import parse_recipient_argument
+
     found: list[Address] = []
     for word in words:
         for part in _split_list(word):
@@ -227,6 +231,8 @@ def envelope_sender(value: str) -> Address:
         raise UsageError("-f <>: the null sender is for bounces; e2email submits as a user")
     if text.startswith("-"):
         raise UsageError(f"-f: refusing an address that starts with '-': {text!r}")
+    from e2email.core.addresses import parse_mailbox
+
     return parse_mailbox(text)[1]
 
 

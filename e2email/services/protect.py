@@ -20,15 +20,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from e2email.adapters.cms import Identity
 from e2email.core import compose, headers, mime
 from e2email.core.compose import Outgoing
 from e2email.core.mime import Entity
 from e2email.errors import ConfigError, InternalError
 from e2email.model import Action, Address, Decision, Plan, Role
-from e2email.services import keys, payload, protect_openpgp, protect_smime, submit
+from e2email.services import keys, payload, protect_openpgp, submit
 from e2email.services.runtime import Runtime
+
+if TYPE_CHECKING:
+    from e2email.adapters.cms import Identity
+
+# S/MIME (cryptography's x509 and CMS, ~30 ms of imports) loads only when a copy needs it:
+# the sendmail path starts once per message (performance.md).
 
 log = logging.getLogger("e2email.protect")
 
@@ -93,6 +99,8 @@ class Job:
     @cached_property
     def identity(self) -> Identity | None:
         """Our S/MIME identity from ``[smime]``, or None when not configured."""
+        from e2email.services import protect_smime
+
         return protect_smime.identity(self.rt)
 
     def encrypted_payload(self) -> Entity:
@@ -146,6 +154,8 @@ def _cleartext(job: Job) -> bytes:
     if signer == "openpgp":
         return protect_openpgp.signed_copy(job)
     if signer == "smime":
+        from e2email.services import protect_smime
+
         return protect_smime.signed_copy(job)
     if job.out.original is not None:
         return job.out.original
@@ -160,6 +170,8 @@ def _copy_for(job: Job, action: Action, decisions: tuple[Decision, ...]) -> byte
     if action is Action.OPENPGP:
         return protect_openpgp.encrypted_copy(job, decisions)
     if action is Action.SMIME:
+        from e2email.services import protect_smime
+
         return protect_smime.encrypted_copy(job, decisions)
     if action is Action.CLEARTEXT:
         return _cleartext(job)
