@@ -107,3 +107,16 @@ def test_builder_path_refuses_ec_and_envelopes_rsa(tmp_path: Path) -> None:
     der = cms_adapter.envelope(DATA, [("bob@example.test", cert("bob"))])
     assert openssl_decrypt(der, "bob", tmp_path).stdout == DATA
     cms_adapter.check_encryptable(cert("ec"), "ec@example.test")  # P-256: fine for the writer
+
+
+def test_gpgsm_reads_the_streamed_cbc_output() -> None:
+    from tests.services.protect_helpers import Gpgsm, Workdir
+
+    gpgsm, work = Gpgsm("bob"), Workdir()
+    try:
+        der = b"".join(cms_envelope.encrypt_stream(pieces(DATA), len(DATA), [cert("bob")]))
+        r = gpgsm.decrypt(der, work)
+        assert r.stdout == DATA, r.stderr.decode()
+    finally:
+        gpgsm.close()
+        work.close()
