@@ -3,11 +3,12 @@
 Starting gpg costs more than decrypting a 4 KB message (performance.md), so a folder is not
 decrypted one process per message: ``gpg --decrypt-files`` runs once per worker and reads
 file names on stdin, one per line, reporting each file between ``FILE_START`` and ``FILE_DONE``
-on the status channel. The ciphertext goes into a file of a private 0700 directory; the
-plaintext comes back through a FIFO at the output name gpg derives (the name minus ``.asc``),
-so no plaintext is ever written to a file system, and a decryption that fails its integrity
-check (security.md item 3: ``BADMDC``, ``DECRYPTION_FAILED``, no MDC) is dropped from memory
-exactly like ``Gpg.decrypt`` drops it. Each stream is used by one thread at a time.
+on the status channel. The ciphertext goes into a file of a private 0700 directory (in RAM
+when ``$XDG_RUNTIME_DIR`` or /dev/shm exists, which is cheaper); the plaintext comes back
+through a FIFO at the output name gpg derives (the name minus ``.asc``), so no plaintext is
+ever written to a file system, and a decryption that fails its integrity check (security.md
+item 3: ``BADMDC``, ``DECRYPTION_FAILED``, no MDC) is dropped from memory exactly like
+``Gpg.decrypt`` drops it. Each stream is used by one thread at a time.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ class GpgStream:
 
     def __init__(self, home: Path | None, binary: str = "gpg") -> None:
         self.home, self.binary = home, binary
-        self._dir = Path(tempfile.mkdtemp(prefix="e2email-gpg-"))
+        self._dir = Path(tempfile.mkdtemp(prefix="e2email-gpg-", dir=_memory_dir()))
         self._dir.chmod(0o700)
         self._proc: subprocess.Popen[bytes] | None = None
         self._status = b""
@@ -177,6 +178,15 @@ class GpgStream:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _memory_dir() -> str | None:
+    """A RAM-backed directory for the (non-secret) ciphertext files, if there is one."""
+    shm = "/dev/shm"  # noqa: S108 - only the parent of a mkdtemp (0700, unique) directory
+    for candidate in (os.environ.get("XDG_RUNTIME_DIR"), shm):
+        if candidate and os.path.isdir(candidate) and os.access(candidate, os.W_OK | os.X_OK):
+            return candidate
+    return None
 
 
 def _drain(fd: int, out: bytearray) -> None:

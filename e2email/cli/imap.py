@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from e2email.cli.common import runtime
 from e2email.cli.output import STATE, print_json
 from e2email.errors import EX_DATAERR, UsageError
-from e2email.services.decrypt_folder import FolderReport, FolderRequest, Mode, decrypt_folder
+
+if TYPE_CHECKING:  # the service (gpg, IMAP, S/MIME) is imported only when the command runs
+    from e2email.services.decrypt_folder import FolderReport
 
 
 @click.group("imap")
@@ -87,6 +89,8 @@ def decrypt_command(
     Example:
       e2email imap decrypt --account work --folder INBOX --to-folder Decrypted
     """
+    from e2email.services.decrypt_folder import FolderRequest, Mode, decrypt_folder
+
     modes = [m for m, on in ((Mode.TO_FOLDER, to_folder), (Mode.TO_MAILDIR, to_maildir),
                              (Mode.IN_PLACE, in_place)) if on]  # fmt: skip
     if len(modes) != 1:
@@ -173,7 +177,7 @@ def _print_human(r: FolderReport) -> None:
     lines = [f"{r.folder} -> {where}: {r.found} candidate(s)", f"  {verb:<14}{r.decrypted}"]
     if r.already:
         lines.append(f"  {'already done':<14}{r.already} (copy found from an earlier run)")
-    if r.mode == Mode.IN_PLACE.value and not r.dry_run:
+    if r.mode == "in-place" and not r.dry_run:
         lines.append(f"  {'removed':<14}{r.removed} original(s) replaced by their copy")
         if r.kept:
             lines.append(f"  {'kept':<14}{r.kept} original(s), marked (no UIDPLUS)")

@@ -8,6 +8,7 @@ CRLF-canonical data: call :func:`crlf` first.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from dataclasses import dataclass
@@ -129,6 +130,7 @@ class ContentType:
         return self.type.split("/", 1)[0]
 
 
+@functools.lru_cache(maxsize=512)
 def parse_content_type(value: str) -> ContentType:
     """Parse a Content-Type value (RFC 2045 5.1, RFC 2231) with the stdlib's lenient parser."""
     msg = Message()
