@@ -242,6 +242,19 @@ def reference_run(home: Path, rc: Path, msg: Path) -> Callable[[], None]:
     return run
 
 
+FLOOR = "import ssl, socket, subprocess, logging, json, tomllib, email.parser, email.policy, gnupg"
+
+
+def floor_run() -> Callable[[], None]:
+    """What any Python sendmail pays before doing anything: the interpreter and the stdlib
+    modules (TLS, MIME, TOML, processes) plus python-gnupg. Shown for scale."""
+
+    def run() -> None:
+        subprocess.run([sys.executable, "-c", FLOOR], check=True)
+
+    return run
+
+
 def report(results: dict[str, list[tuple[float, float]]]) -> bool:
     """Print medians and ratios; True when every target is met."""
     ref_wall = statistics.median(w for w, _ in results["gpg | msmtp"])
@@ -286,6 +299,7 @@ def main() -> int:
         if args.defaults:
             cfg = e2email_config(stack, server, tmp, home, defaults=True)
             runs["e2email-sendmail (sign + self)"] = e2email_run(cfg, msg, env)
+        runs["(python floor, not judged)"] = floor_run()
         before = stack.sink.snapshot()
         for run in runs.values():  # warm-up: caches, .pyc, the agent
             run()
@@ -293,7 +307,8 @@ def main() -> int:
         for _ in range(args.runs):
             for label, run in runs.items():
                 results[label].append(timed(run))
-        delivered = stack.sink.wait_new(before, len(runs) * (args.runs + 1), timeout=60)
+        sending = len(runs) - 1  # the floor sends nothing
+        delivered = stack.sink.wait_new(before, sending * (args.runs + 1), timeout=60)
         assert all(b"-----BEGIN PGP MESSAGE-----" in m for m in delivered)
         print(f"{len(delivered)} messages delivered, all encrypted; medians of {args.runs} runs")
         ok = report(results)

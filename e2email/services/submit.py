@@ -17,13 +17,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from e2email.adapters.outbox import Envelope, Outbox
 from e2email.adapters.smtp import SmtpSession
 from e2email.config import Account
 from e2email.errors import PartialDeliveryError, PolicyRefusedError, TemporaryFailure
 from e2email.model import Address, SubmitResult
 from e2email.services.runtime import Runtime
+
+if TYPE_CHECKING:
+    from e2email.adapters.outbox import Envelope
 
 log = logging.getLogger("e2email.submit")
 
@@ -193,6 +196,8 @@ def submit(
 
 
 def _envelope(job: _Job, copy: Copy) -> Envelope:
+    from e2email.adapters.outbox import Envelope
+
     return Envelope(
         account=job.account.name,
         sender=str(job.sender),
@@ -213,6 +218,8 @@ def _queue_rest(rt: Runtime, job: _Job, error: TemporaryFailure) -> SubmitResult
     settings = rt.settings.outbox
     if not settings.enabled or settings.path is None:
         raise TemporaryFailure(f"{reason}; not queued (the outbox is off)") from None
+    from e2email.adapters.outbox import Outbox  # only when needed: the common path sends
+
     box = Outbox(settings.path)
     ids: list[str] = []
     try:
