@@ -148,7 +148,8 @@ def observe(rt: Runtime, domain: str, budget: float | None = None) -> DomainRepo
     net = rt.settings.network
     deadline = start + (budget or default_budget(rt))
     cache = TransportCache(net.transport_cache_dir)
-    with ThreadPoolExecutor(max_workers=8, thread_name_prefix="mxpath") as pool:
+    pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="mxpath")
+    try:
         sts_timeout = min(net.probe_timeout, deadline - start)
         sts_f = pool.submit(sts_policy.discover, rt, domain, cache, sts_timeout)
         rpt_f = pool.submit(sts_policy.tls_rpt, rt, domain)
@@ -157,6 +158,9 @@ def observe(rt: Runtime, domain: str, budget: float | None = None) -> DomainRepo
         facts = _probe_all(rt, pool, dns_fs, deadline)
         sts = _result(sts_f, deadline, Sts("invalid", error="MTA-STS lookup timed out"))
         rua, rua_error = _result(rpt_f, deadline, (None, "TLS-RPT lookup timed out"))
+    finally:
+        # the budget holds: what is still running finishes in the background, unwaited for
+        pool.shutdown(wait=False, cancel_futures=True)
     judged = judge_domain(facts, sts, datetime.now(UTC))
     if problem:
         judged = DomainVerdict("unknown", problem, ())

@@ -4,6 +4,7 @@ the HTTPS server for MTA-STS. Each case is one domain of tests/services/transpor
 
 from __future__ import annotations
 
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -19,12 +20,14 @@ from e2email.services.runtime import Runtime
 from .transport_scenarios import ZONE, Scenarios, scenarios_fixture  # noqa: F401
 
 
-def runtime(sc: Scenarios, tmp_path: Path, extra: str = "") -> Runtime:
-    return Runtime(config.load(str(sc.config(tmp_path, extra))))
+def runtime(sc: Scenarios, tmp_path: Path, extra: str = "", probe_timeout: float = 3) -> Runtime:
+    return Runtime(config.load(str(sc.config(tmp_path, extra, probe_timeout))))
 
 
-def one(sc: Scenarios, tmp_path: Path, label: str, extra: str = "") -> DomainReport:
-    [report] = check(runtime(sc, tmp_path, extra), [f"{label}.{ZONE}"])
+def one(
+    sc: Scenarios, tmp_path: Path, label: str, extra: str = "", probe_timeout: float = 3
+) -> DomainReport:
+    [report] = check(runtime(sc, tmp_path, extra, probe_timeout), [f"{label}.{ZONE}"])
     return report
 
 
@@ -88,6 +91,18 @@ def test_a_server_that_refuses_to_talk_is_unknown_not_plaintext(
 ) -> None:
     r = one(scenarios, tmp_path, label)
     assert r.verdict == "unknown" and why in r.reason
+
+
+def test_a_silent_server_costs_the_probe_timeout_not_more(
+    scenarios: Scenarios, tmp_path: Path
+) -> None:
+    # accepts the connection (the kernel does) but never greets: nothing a real MTA does
+    with socket.create_server((scenarios.silent_ip, 25)):
+        t0 = time.monotonic()
+        r = one(scenarios, tmp_path, "silent", probe_timeout=1)
+        elapsed = time.monotonic() - t0
+    assert r.verdict == "unknown" and "timed out" in r.reason
+    assert elapsed < 2.5
 
 
 def test_dane_ee_match(scenarios: Scenarios, tmp_path: Path) -> None:

@@ -80,11 +80,12 @@ class Scenarios:
     ips: dict[str, str] = field(default_factory=dict)
     certs: dict[str, tuple[Path, Path]] = field(default_factory=dict)
     closed_ip: str = ""
+    silent_ip: str = ""  # a test may listen here and never say a word
 
     def fqdn(self, label: str) -> str:
         return f"{label}.{ZONE}"
 
-    def network_toml(self, directory: Path, extra: str = "") -> str:
+    def network_toml(self, directory: Path, extra: str = "", probe_timeout: float = 3) -> str:
         """A [network] table: the stack's resolver and CA, port 25 probes, a private cache."""
         return (
             textwrap.dedent(f"""\
@@ -92,17 +93,17 @@ class Scenarios:
             nameservers = ["{self.stack.nameserver}"]
             ca_file = "{self.stack.ca_pem}"
             smtp_probe_port = 25
-            probe_timeout = 3
+            probe_timeout = {probe_timeout}
             timeout = 10
             transport_cache_dir = "{directory / "transport-cache"}"
             """)
             + extra
         )
 
-    def config(self, directory: Path, extra: str = "") -> Path:
+    def config(self, directory: Path, extra: str = "", probe_timeout: float = 3) -> Path:
         """A config file with only the [network] table (``extra`` lines go into it)."""
         cfg = directory / "check.toml"
-        cfg.write_text(self.network_toml(directory, extra))
+        cfg.write_text(self.network_toml(directory, extra, probe_timeout))
         return cfg
 
 
@@ -130,6 +131,7 @@ def _records(sc: Scenarios) -> list[str]:
     ips, certs = sc.ips, sc.certs
     records = [f"{host} A {ip}" for host, ip in ips.items()]
     records += [f"mxclosed A {sc.closed_ip}", f"mxsf A {ips['mxv']}", f"mxdane A {ips['mxv']}"]
+    records += [f"mxsilent A {sc.silent_ip}", "silent MX 10 mxsilent"]
     records += [f"mxdanebad A {ips['mxv']}", f"mxunusable A {ips['mxv']}"]
     for domain, mx in {
         "valid": "mxv",
@@ -219,6 +221,7 @@ def build(stack: Any) -> Scenarios:
         options = mx_options(tls, *(cert or (None, None))) | EXTRA_OPTIONS.get(host, {})
         stack.postfix.add_listener(ip, 25, options)
     sc.closed_ip = stack.alloc_ip()
+    sc.silent_ip = stack.alloc_ip()
     stack.postfix.reload()
     stack.dns.add_zone(ZONE, _records(sc), signed=True)
     good = spki_sha256(sc.certs["mxv"][0])
