@@ -21,7 +21,12 @@ from typing import TYPE_CHECKING
 
 from e2email.adapters.smtp import SmtpSession
 from e2email.config import Account
-from e2email.errors import PartialDeliveryError, PolicyRefusedError, TemporaryFailure
+from e2email.errors import (
+    PartialDeliveryError,
+    PermanentFailure,
+    PolicyRefusedError,
+    TemporaryFailure,
+)
 from e2email.model import Address, SubmitResult
 from e2email.services.runtime import Runtime
 
@@ -54,8 +59,11 @@ def _params(session: SmtpSession, copy: Copy, require_tls: bool) -> list[str]:
     if session.capabilities.has("SIZE"):
         params.append(f"SIZE={len(copy.data)}")
     if copy.utf8:
-        if not session.capabilities.has("SMTPUTF8"):
-            raise TemporaryFailure(f"{session.host} does not support SMTPUTF8 (non-ASCII address)")
+        if not session.capabilities.has("SMTPUTF8"):  # retrying the same server cannot help
+            raise PermanentFailure(
+                f"{session.host} does not support SMTPUTF8, needed for a non-ASCII address; "
+                "nothing sent"
+            )
         params.append("SMTPUTF8")
     if require_tls or (copy.prefer_require_tls and session.capabilities.has("REQUIRETLS")):
         params.append("REQUIRETLS")

@@ -17,6 +17,7 @@ from e2email.errors import (
     EX_UNAVAILABLE,
     AuthenticationError,
     PartialDeliveryError,
+    PermanentFailure,
     PolicyRefusedError,
     TemporaryFailure,
 )
@@ -240,3 +241,16 @@ def test_flush_with_wrong_password_keeps_everything_77(tmp_path: Path, fake_pki:
     problem = queue.worst(outcomes)
     assert problem is not None and problem.exit_code == EX_NOPERM
     assert len(outbox(tmp_path).entries()) == 1
+
+
+def test_non_ascii_address_without_smtputf8_is_69_not_queued(
+    tmp_path: Path, fake_pki: FakePki
+) -> None:
+    jose = Address("josé", "example.test")
+    with serve(Script(), (fake_pki.cert, fake_pki.key)) as fake:  # no SMTPUTF8 advertised
+        rt = fake_runtime(tmp_path, fake, fake_pki)
+        with pytest.raises(PermanentFailure, match="SMTPUTF8") as e:
+            submit(rt, rt.account("work", None), ALICE, [Copy((jose,), DATA, utf8=True)])
+        assert e.value.exit_code == EX_UNAVAILABLE
+        assert "MAIL" not in verbs(fake)
+    assert outbox(tmp_path).entries() == []
