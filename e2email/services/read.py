@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from email.utils import getaddresses
 from typing import Protocol
 
-from e2email.adapters import secrets
-from e2email.adapters.cms_read import SmimeReader, load_anchors, load_identity
+from e2email.adapters.cms_read import SmimeReader, load_anchors
 from e2email.adapters.gpg import NO_SIGNATURE, Decrypted, Signature
 from e2email.adapters.gpgstream import GpgStream
 from e2email.core import protected, reader
@@ -57,16 +56,9 @@ class Opened:
 
 def smime_reader(rt: Runtime) -> SmimeReader:
     """The S/MIME reader from ``[smime]``: own key and certificate, signature anchors."""
-    s = rt.settings.smime
-    identity = None
-    if s.certificate is not None and s.private_key is not None:
-        passphrase = None
-        if s.passphrase_command:
-            passphrase = secrets.from_command(
-                s.passphrase_command, "smime.passphrase_command"
-            ).encode()
-        identity = load_identity(s.certificate, s.private_key, passphrase)
-    return SmimeReader(identity, load_anchors(s.trust_anchors))
+    from e2email.services.protect_smime import identity
+
+    return SmimeReader(identity(rt), load_anchors(rt.settings.smime.trust_anchors))
 
 
 def open_protected(rt: Runtime, raw: bytes) -> Opened:

@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from email.header import decode_header, make_header
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +35,16 @@ class Msg:
         return self.flags - {"\\Recent"}
 
     def header(self, name: str) -> str | None:
-        """One header field's unfolded value."""
+        """One header field's unfolded value, RFC 2047 words decoded."""
         m = re.search(
             rb"^" + re.escape(name.encode()) + rb":[ \t]*([^\r\n]*(?:\r\n[ \t][^\r\n]*)*)",
             self.raw.split(b"\r\n\r\n", 1)[0],
             re.IGNORECASE | re.MULTILINE,
         )
-        return m.group(1).replace(b"\r\n", b"").decode() if m else None
+        if m is None:
+            return None
+        raw = m.group(1).replace(b"\r\n", b"").decode("utf-8", "replace")
+        return str(make_header(decode_header(raw)))
 
 
 @contextmanager

@@ -190,3 +190,36 @@ def test_kinds_are_reported(rt: Runtime, samples: dict[str, corpus.Sample]) -> N
     assert open_protected(rt, samples["inline"].raw).kind is Kind.INLINE_PGP
     assert open_protected(rt, samples["smime"].raw).kind is Kind.SMIME
     assert open_protected(rt, samples["pgpmime"].raw).kind is Kind.PGP_MIME
+
+
+def reader_for(homes: dict[str, GpgHome], cert: str) -> Runtime:
+    return Runtime(
+        config.parse(
+            f'[openpgp]\ngnupghome = "{homes["bob"].path}"\n[smime]\n'
+            f'certificate = "{SMIME / cert}.pem"\nprivate_key = "{SMIME / cert}.key"\n'
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    ("cert", "options"),
+    [
+        ("ec", ["-aes256"]),
+        ("ec", ["-aes-256-gcm"]),
+        ("bob", ["-aes256", "-keyopt", "rsa_padding_mode:oaep"]),
+        ("bob", ["-aes-128-gcm", "-keyopt", "rsa_padding_mode:oaep"]),
+    ],
+)
+def test_openssl_cms_recipients_rsa_oaep_and_ec_key_agreement(
+    homes: dict[str, GpgHome], cert: str, options: list[str]
+) -> None:
+    marker = f"CMS-{cert}-{options[0]}"
+    entity = corpus._openssl(
+        ["cms", "-encrypt", *options[:1], "-recip", str(SMIME / f"{cert}.pem"), *options[1:]],
+        corpus.text_part(marker),
+    )
+    raw = corpus._smime_message("<cms@x>", corpus.crlf(entity))
+    assert marker.encode() in open_protected(reader_for(homes, cert), raw).message
+    other = "bob" if cert == "ec" else "ec"
+    err = no_plaintext(lambda: open_protected(reader_for(homes, other), raw), marker)
+    assert "not encrypted to" in str(err)
