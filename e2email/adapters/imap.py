@@ -241,13 +241,14 @@ class ImapSession:
             out.append(Fetched(int(uid), bytes(raw), flags, item.get(b"INTERNALDATE")))
         return sorted(out, key=lambda m: m.uid)
 
-    def fetch_field(self, uids: Sequence[int], name: str) -> dict[int, bytes]:
-        """One header field of each message (``BODY.PEEK[HEADER.FIELDS (NAME)]``)."""
+    def fetch_headers(self, uids: Sequence[int], names: Sequence[str]) -> dict[int, bytes]:
+        """Some header fields of each message (``BODY.PEEK[HEADER.FIELDS (...)]``)."""
         if not uids:
             return {}
-        key = f"BODY[HEADER.FIELDS ({name.upper()})]".encode()
+        fields = " ".join(n.upper() for n in names)
+        key = f"BODY[HEADER.FIELDS ({fields})]".encode()
         with _errors(self.host, "FETCH"):
-            data = self._c.fetch(list(uids), [f"BODY.PEEK[HEADER.FIELDS ({name.upper()})]"])
+            data = self._c.fetch(list(uids), [f"BODY.PEEK[HEADER.FIELDS ({fields})]"])
         return {int(u): bytes(v.get(key, b"")) for u, v in data.items()}
 
     def append(self, folder: str, items: Sequence[ToAppend]) -> list[int] | None:

@@ -3,7 +3,7 @@
 Each message is written to ``tmp/``, fsynced, renamed into ``cur/`` with its flags in the
 ``:2,`` info suffix, and the directory fsynced: a crash leaves either no message or a whole
 one (never a partial file in ``cur/``). The file name carries the original's SHA-256, which is
-how a second run knows the copy is already there. The file's mtime is the original's
+how a second run finds the copies e2email made (and reads their headers). The file's mtime is the original's
 INTERNALDATE (Dovecot reads it as the received date). Files and directories are private (0600,
 0700): they hold decrypted mail.
 """
@@ -42,14 +42,13 @@ class Maildir:
             raise ConfigError(f"--to-maildir: cannot create {path}: {e.strerror}") from None
         self._host = re.sub(r"[^A-Za-z0-9.-]", "_", socket.gethostname()) or "localhost"
 
-    def originals(self) -> set[str]:
-        """The SHA-256 of every original already delivered here by e2email."""
-        found: set[str] = set()
+    def originals(self) -> list[bytes]:
+        """The header sections of the copies e2email delivered here (found by file name)."""
+        found: list[bytes] = []
         for sub in ("new", "cur"):
             for name in os.listdir(self.path / sub):
-                m = _NAME.search(name)
-                if m:
-                    found.add(m.group(1))
+                if _NAME.search(name):
+                    found.append(_head(self.path / sub / name))
         return found
 
     def deliver(self, raw: bytes, sha256: str, flags: Sequence[str], date: datetime | None) -> Path:
@@ -75,6 +74,14 @@ class Maildir:
                 f"cannot write to the Maildir {self.path}: {e.strerror}"
             ) from None
         return final
+
+
+def _head(path: Path) -> bytes:
+    """The header section of a message file (LF or CRLF), in CRLF form."""
+    with path.open("rb") as f:
+        data = f.read(65536)
+    head = data.replace(b"\r\n", b"\n").split(b"\n\n", 1)[0]
+    return head.replace(b"\n", b"\r\n")
 
 
 def _fsync_dir(path: Path) -> None:

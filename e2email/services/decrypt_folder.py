@@ -209,13 +209,24 @@ def _run(ctx: _Context, source: ImapSession, uids: list[int]) -> None:
         writer.logout()
 
 
-def _recover(writer: ImapSession, index: set[str], uidplus: bool, report: FolderReport) -> None:
+def _recover(
+    writer: ImapSession, index: set[targets.Key], uidplus: bool, report: FolderReport
+) -> None:
     """In place: finish removing originals a killed run had confirmed and marked."""
     if not uidplus:
         return
     marked = writer.search(["KEYWORD", targets.KEYWORD, "DELETED"])
-    done = [m.uid for m in writer.fetch(marked) if reader.original_sha256(m.raw) in index]
+    done = [m.uid for m in writer.fetch(marked) if _copied(m, index)]
     report.removed += targets.remove(writer, done, uidplus).removed
+
+
+def _copied(m: Fetched, index: set[targets.Key]) -> bool:
+    """An original's copy is indexed (by hash alone only if the original has no Message-ID,
+    as then the copy's comes from its protected headers)."""
+    sha, mid = reader.original_sha256(m.raw), pipeline.classify(m).message_id
+    if mid:
+        return (sha, mid) in index
+    return any(k[0] == sha for k in index)
 
 
 class _Flusher:
@@ -226,7 +237,7 @@ class _Flusher:
         mode: Mode,
         writer: ImapSession,
         target: targets.Target,
-        index: set[str],
+        index: set[targets.Key],
         uidplus: bool,
         report: FolderReport,
         progress: Progress | None,
@@ -236,10 +247,10 @@ class _Flusher:
 
     def __call__(self, results: Sequence[pipeline.Result]) -> None:
         before = set(self.index)
-        fresh: dict[str, targets.Copy] = {}
+        fresh: dict[targets.Key, targets.Copy] = {}
         for r in results:
-            if r.copy is not None and r.copy.sha256 not in before:
-                fresh.setdefault(r.copy.sha256, r.copy)
+            if r.copy is not None and r.copy.key not in before:
+                fresh.setdefault(r.copy.key, r.copy)
         stored = self.target.store(list(fresh.values())) if fresh else set()
         self.index |= stored
         marked = [uid for r in results if (uid := self._count(r, before, stored, fresh))]
@@ -248,7 +259,11 @@ class _Flusher:
             self.progress(self.report)
 
     def _count(
-        self, r: pipeline.Result, before: set[str], stored: set[str], fresh: dict[str, targets.Copy]
+        self,
+        r: pipeline.Result,
+        before: set[targets.Key],
+        stored: set[targets.Key],
+        fresh: dict[targets.Key, targets.Copy],
     ) -> int | None:
         """Book one result; the original's UID when it is to be marked (or removed)."""
         self.report.kinds[r.kind] += 1
@@ -256,10 +271,10 @@ class _Flusher:
             item = Item(r.message.uid, r.message_id, r.failed or r.skipped or "")
             (self.report.failed if r.failed else self.report.skipped).append(item)
             return None
-        sha = r.copy.sha256
-        if sha in stored and fresh.get(sha) is r.copy:
+        key = r.copy.key
+        if key in stored and fresh.get(key) is r.copy:
             self.report.decrypted += 1
-        elif sha in before or sha in stored:
+        elif key in before or key in stored:
             self.report.already += 1
         else:
             reason = "the decrypted copy could not be confirmed; original left as it was"

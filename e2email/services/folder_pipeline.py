@@ -199,8 +199,14 @@ def _process(m: Fetched, gpg: GpgStream, smime: _SmimeOnce) -> Result:
     except Exception as e:  # a bug on one message must not stop the folder
         reason = f"internal error ({type(e).__name__}); please report it"
         return Result(m, env.kind.value, failed=reason, message_id=env.message_id)
+    copy_id = split_entity(opened.message.split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n").get("Message-ID")
     copy = targets.Copy(
-        m.uid, opened.original_sha256, opened.message, targets.copy_flags(m.flags), m.internaldate
+        m.uid,
+        opened.original_sha256,
+        copy_id.value if copy_id else "",
+        opened.message,
+        targets.copy_flags(m.flags),
+        m.internaldate,
     )
     return Result(m, env.kind.value, copy=copy, message_id=env.message_id)
 

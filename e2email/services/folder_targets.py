@@ -5,8 +5,9 @@ Every target follows one order, which is what makes a kill -9 at any point harml
 1. the copy is written durably (APPEND answered OK / Maildir file renamed into ``cur/``);
 2. only then is the original marked ``$E2emailDecrypted`` (and, in place, deleted by UID);
 3. a run starts by indexing the target: every copy names its original's SHA-256 in its
-   ``E2email-Decrypted`` field (or Maildir file name), so an original whose copy exists but
-   which was not marked yet is marked without a second copy.
+   ``E2email-Decrypted`` field (or Maildir file name) and keeps the original's Message-ID, so
+   an original whose copy exists but which was not marked yet is marked without a second
+   copy. Both must match: a message that merely claims a hash is not taken for a copy.
 
 In place, the copy must also be *confirmed* -- its APPENDUID fetched back and its field
 compared -- before the original is removed with UID EXPUNGE (RFC 4315), which touches only
@@ -30,15 +31,24 @@ KEYWORD = "$E2emailDecrypted"
 UNSETTABLE = frozenset({"\\recent"})
 
 
+Key = tuple[str, str]  # (the original's SHA-256, its Message-ID or "")
+
+
 @dataclass(frozen=True)
 class Copy:
     """A decrypted copy to store for the original ``uid``."""
 
     uid: int
     sha256: str
+    message_id: str
     raw: bytes
     flags: tuple[str, ...]
     internaldate: datetime | None
+
+    @property
+    def key(self) -> Key:
+        """What identifies the original in a target's index."""
+        return (self.sha256, self.message_id)
 
 
 @dataclass
@@ -53,12 +63,12 @@ class Outcome:
 class Target(Protocol):
     """A destination for copies."""
 
-    def index(self) -> set[str]:
-        """SHA-256 of every original that already has a copy here."""
+    def index(self) -> set[Key]:
+        """The originals that already have a copy here."""
         ...
 
-    def store(self, copies: Sequence[Copy]) -> set[str]:
-        """Write copies durably; return the SHA-256 of those now confirmed present."""
+    def store(self, copies: Sequence[Copy]) -> set[Key]:
+        """Write copies durably; return the keys of those now confirmed present."""
         ...
 
 
@@ -67,16 +77,22 @@ def copy_flags(flags: Sequence[str]) -> tuple[str, ...]:
     return tuple(f for f in flags if f.lower() not in UNSETTABLE and f != KEYWORD)
 
 
-def indexed(session: ImapSession, folder: str) -> set[str]:
-    """Originals with a copy in ``folder`` (which the session must have selected)."""
-    uids = session.search(["HEADER", reader.DECRYPTED_HEADER, "sha256:"])
-    found: set[str] = set()
-    for raw in session.fetch_field(uids, reader.DECRYPTED_HEADER).values():
-        f = split_entity(raw.strip() + b"\r\n\r\n").get(reader.DECRYPTED_HEADER)
+def keys_of(headers: dict[int, bytes]) -> set[Key]:
+    """Index keys from fetched ``E2email-Decrypted`` and ``Message-ID`` fields."""
+    found: set[Key] = set()
+    for raw in headers.values():
+        entity = split_entity(raw.strip() + b"\r\n\r\n")
+        f, mid = entity.get(reader.DECRYPTED_HEADER), entity.get("Message-ID")
         sha = reader.original_of(f.value) if f else None
         if sha:
-            found.add(sha)
+            found.add((sha, mid.value if mid else ""))
     return found
+
+
+def indexed(session: ImapSession) -> set[Key]:
+    """Originals with a copy in the folder the session has selected."""
+    uids = session.search(["HEADER", reader.DECRYPTED_HEADER, "sha256:"])
+    return keys_of(session.fetch_headers(uids, [reader.DECRYPTED_HEADER, "Message-ID"]))
 
 
 class FolderTarget:
@@ -85,18 +101,18 @@ class FolderTarget:
     def __init__(self, session: ImapSession, folder: str, source: str) -> None:
         self.session, self.folder, self.source = session, folder, source
 
-    def index(self) -> set[str]:
+    def index(self) -> set[Key]:
         """Index the target folder (created when missing)."""
         if not self.session.exists(self.folder):
             self.session.create(self.folder)
         self.session.select(self.folder, readonly=True)
-        return indexed(self.session, self.folder)
+        return indexed(self.session)
 
-    def store(self, copies: Sequence[Copy]) -> set[str]:
+    def store(self, copies: Sequence[Copy]) -> set[Key]:
         """APPEND (one MULTIAPPEND transaction when offered)."""
         items = [ToAppend(c.raw, c.flags, c.internaldate) for c in copies]
         self.session.append(self.folder, items)
-        return {c.sha256 for c in copies}
+        return {c.key for c in copies}
 
 
 class MaildirTarget:
@@ -105,15 +121,15 @@ class MaildirTarget:
     def __init__(self, path: Path) -> None:
         self.maildir = Maildir(path)
 
-    def index(self) -> set[str]:
-        """Originals named by the Maildir's file names."""
-        return self.maildir.originals()
+    def index(self) -> set[Key]:
+        """Originals named by the Maildir's file names, with the copies' Message-IDs."""
+        return keys_of(dict(enumerate(self.maildir.originals())))
 
-    def store(self, copies: Sequence[Copy]) -> set[str]:
+    def store(self, copies: Sequence[Copy]) -> set[Key]:
         """One durable file per copy."""
         for c in copies:
             self.maildir.deliver(c.raw, c.sha256, c.flags, c.internaldate)
-        return {c.sha256 for c in copies}
+        return {c.key for c in copies}
 
 
 class InPlaceTarget:
@@ -123,32 +139,28 @@ class InPlaceTarget:
         self.session, self.folder = session, folder
         self.uidplus = False
 
-    def index(self) -> set[str]:
+    def index(self) -> set[Key]:
         """Index the source folder (selected read-write for the whole run)."""
         self.session.select(self.folder)
         self.uidplus = self.session.has("UIDPLUS")
-        return indexed(self.session, self.folder)
+        return indexed(self.session)
 
-    def store(self, copies: Sequence[Copy]) -> set[str]:
+    def store(self, copies: Sequence[Copy]) -> set[Key]:
         """APPEND, then fetch each new UID back and compare the original's hash."""
         items = [ToAppend(c.raw, c.flags, c.internaldate) for c in copies]
         uids = self.session.append(self.folder, items)
         if uids is None:
             return self._confirm_by_search(copies)
-        confirmed: set[str] = set()
-        for raw in self.session.fetch_field(uids, reader.DECRYPTED_HEADER).values():
-            f = split_entity(raw.strip() + b"\r\n\r\n").get(reader.DECRYPTED_HEADER)
-            sha = reader.original_of(f.value) if f else None
-            if sha:
-                confirmed.add(sha)
-        return confirmed & {c.sha256 for c in copies}
+        names = [reader.DECRYPTED_HEADER, "Message-ID"]
+        return keys_of(self.session.fetch_headers(uids, names)) & {c.key for c in copies}
 
-    def _confirm_by_search(self, copies: Sequence[Copy]) -> set[str]:
-        return {
-            c.sha256
-            for c in copies
-            if self.session.search(["HEADER", reader.DECRYPTED_HEADER, c.sha256])
-        }
+    def _confirm_by_search(self, copies: Sequence[Copy]) -> set[Key]:
+        found: set[Key] = set()
+        for c in copies:
+            uids = self.session.search(["HEADER", reader.DECRYPTED_HEADER, c.sha256])
+            names = [reader.DECRYPTED_HEADER, "Message-ID"]
+            found |= keys_of(self.session.fetch_headers(uids, names)) & {c.key}
+        return found
 
 
 def mark(session: ImapSession, uids: Sequence[int]) -> None:

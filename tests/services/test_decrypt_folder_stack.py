@@ -8,6 +8,7 @@ appear nowhere: not on the server (any folder, on disk), not in a Maildir, not i
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from collections.abc import Iterator
@@ -205,3 +206,24 @@ def test_in_place_finishes_what_a_killed_run_confirmed(
     left = check.messages(stack, box)
     assert sorted(m.raw for m in left) == sorted(copies.values())
     assert report["removed"] == 2 and report["decrypted"] == 0
+
+
+def test_a_message_claiming_to_be_the_copy_does_not_cost_the_original(
+    stack: Any, cli: Cli, samples: list[corpus.Sample]
+) -> None:
+    """In place, a planted message naming the original's hash (but not its Message-ID) is
+    not taken for its decrypted copy: the original is decrypted, never just deleted."""
+    original = next(s for s in samples if s.name == "pgpmime")
+    sha = hashlib.sha256(original.raw).hexdigest()
+    planted = corpus.crlf(
+        f"From: mallory@evil.test\nSubject: decoy\nMessage-ID: <decoy@evil.test>\n"
+        f"E2email-Decrypted: protocol=pgp-mime; original=sha256:{sha}\n\nnothing\n".encode()
+    )
+    box = "Decoy-" + uuid.uuid4().hex[:8]
+    check.append(stack, box, [original, corpus.Sample("decoy", planted, "", False)])
+    code, report, out = run(cli, "--folder", box, "--in-place")
+    assert code == 0, out
+    assert report["decrypted"] == 1 and report["already_decrypted"] == 0
+    left = check.messages(stack, box)
+    assert len(left) == 2
+    assert any(original.marker.encode() in m.raw for m in left)
