@@ -98,9 +98,13 @@ def build_world(stack: Any) -> World:
     for d in domains():
         name = d.removesuffix("." + ZONE)
         records += [f"{name} A {ip}", f"openpgpkey.{name} A {ip}"]
+    insecure = [f"{dane_owner('dan')} OPENPGPKEY {blob}"]
     if ZONE not in stack.dns.zones:
         stack.dns.add_zone(ZONE, records, signed=True)
-        stack.dns.add_zone(INSECURE, [f"{dane_owner('dan')} OPENPGPKEY {blob}"], signed=False)
+        stack.dns.add_zone(INSECURE, insecure, signed=False)
+    else:  # another module built its own world: publish this one's keys, not the stale ones
+        stack.dns.set_records(ZONE, records)
+        stack.dns.set_records(INSECURE, insecure)
     for host in (f"adv.{ZONE}", f"openpgpkey.adv.{ZONE}", f"direct.{ZONE}", f"tls.{ZONE}"):
         stack.https.docroot(host)
     stack.https.set_cert(f"openpgpkey.tls.{ZONE}", stack.pki.issue([f"other.tls.{ZONE}"]))
