@@ -141,11 +141,19 @@ def cleartext_signer(job: Job) -> str | None:
         if job.identity is None:
             raise ConfigError("protection.sign_cleartext is smime but [smime] has no identity")
         return "smime"
-    if job.rt.settings.openpgp.sign and job.rt.gpg.secret_key_for(job.sender) is not None:
+    if job.rt.settings.openpgp.sign and _has_openpgp_key(job):
         return "openpgp"
     if job.rt.settings.smime.sign and job.identity is not None:
         return "smime"
     return None
+
+
+def _has_openpgp_key(job: Job) -> bool:
+    """A secret key for the sender exists (False when gpg itself is not usable)."""
+    try:
+        return job.rt.gpg.secret_key_for(job.sender) is not None
+    except ConfigError:
+        return False
 
 
 def _cleartext(job: Job) -> bytes:

@@ -263,7 +263,9 @@ def test_8bit_ready_message_signed_in_clear_survives_postfix(
     for got in stack.sink.wait_new(before, 2):
         assert b"\nbcc:" not in got.lower()
         parts = split_signed(got)
-        assert parts.signed.isascii(), [ln for ln in parts.signed.split(b"\r\n") if not ln.isascii()][:3]
+        assert parts.signed.isascii(), [
+            ln for ln in parts.signed.split(b"\r\n") if not ln.isascii()
+        ][:3]
         assert verify(bob, parts, work)
         inner = parse(parts.signed)
         assert inner["Subject"] == "Grüße aus Köln" and inner.get_param("hp") == "clear"
