@@ -239,3 +239,18 @@ def test_json_summary_shape(
     [failed] = report["failed"]
     assert "integrity" in failed["reason"]
     assert report["decrypted"] == 1 and len(list((maildir / "cur").iterdir())) == 1
+
+
+@pytest.mark.stack
+def test_verbose_logs_carry_no_plaintext_and_no_password(
+    stack: Any, homes: dict[str, GpgHome], tmp_path: Path, small_box: tuple[str, list[Any]]
+) -> None:
+    box, samples = small_box
+    cfg = check.config(tmp_path, stack, homes["bob"].path)
+    p = Cli(cfg, cli_env(tmp_path))("-vv", "imap", "decrypt", "--account", "bob", "--folder", box,
+                                    "--to-folder", box + ".D")  # fmt: skip
+    assert p.returncode == 65, p.stderr
+    assert check.count(stack, box + ".D") == 1
+    for s in samples:
+        assert s.marker.encode() not in p.stderr + p.stdout, s.name
+    assert stack.users[check.BOB].encode() not in p.stderr
