@@ -10,6 +10,7 @@ import base64
 import email
 import email.policy
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -223,3 +224,41 @@ def test_openssl_cms_recipients_rsa_oaep_and_ec_key_agreement(
     other = "bob" if cert == "ec" else "ec"
     err = no_plaintext(lambda: open_protected(reader_for(homes, other), raw), marker)
     assert "not encrypted to" in str(err)
+
+
+PINENTRY = """#!/bin/sh
+echo called >> "{log}"
+echo "OK Pleased to meet you"
+while read -r cmd rest; do
+  case "$cmd" in
+    GETPIN) echo "D pin-passphrase"; echo OK;;
+    BYE) echo OK; exit 0;;
+    *) echo OK;;
+  esac
+done
+"""
+
+
+def test_a_protected_key_is_unlocked_through_the_users_pinentry(tmp_path: Path) -> None:
+    """gpg-agent asks the pinentry the user configured; e2email never handles the passphrase."""
+    home = GpgHome(Path(tempfile.mkdtemp(prefix="e2p-", dir="/tmp")))
+    home.path.chmod(0o700)
+    log = tmp_path / "pinentry.log"
+    script = tmp_path / "pinentry.sh"
+    script.write_text(PINENTRY.format(log=log))
+    script.chmod(0o755)
+    (home.path / "gpg-agent.conf").write_text(f"pinentry-program {script}\n")
+    try:
+        loop = ["--pinentry-mode", "loopback", "--passphrase", "pin-passphrase"]
+        home.run(*loop, "--quick-gen-key", "Pin <pin@example.test>", "ed25519", "cert", "never")
+        fpr = home.run("--with-colons", "-k", "pin@example.test").stdout.split(b"fpr:::::::::")[1]
+        home.run(*loop, "--quick-add-key", fpr[:40].decode(), "cv25519", "encr", "never")
+        armored = home.run("-a", "-e", "-r", "pin@example.test", data=b"pin-protected").stdout
+        home.run("--list-keys")  # and stop the agent so the key is locked again
+        subprocess.run(["gpgconf", "--homedir", str(home.path), "--kill", "gpg-agent"], check=True)
+        raw = corpus.pgp_mime("<pin@x>", "s", armored)
+        rt = Runtime(config.parse(f'[openpgp]\ngnupghome = "{home.path}"\n'))
+        assert b"pin-protected" in open_protected(rt, raw).message
+        assert log.read_text().count("called") >= 1
+    finally:
+        home.close()
