@@ -104,6 +104,8 @@ def decrypt_folder(
     password = rt.password(account)
     source = _session(rt, account, password)
     try:
+        if not source.exists(req.folder):
+            raise UsageError(f"there is no folder {req.folder!r} on {account.imap_host}")
         source.select(req.folder, readonly=True)
         uids = source.search(SEARCH)
         report.found = len(uids)

@@ -13,6 +13,7 @@ import queue
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import cast
 
 from e2email.adapters.cms_read import SmimeReader
 from e2email.adapters.gpgstream import GpgStream
@@ -38,6 +39,7 @@ class Result:
 
 
 def classify(m: Fetched) -> reader.Envelope:
+    """``reader.classify``, with a malformed message turned into a refused one."""
     try:
         return reader.classify(m.raw)
     except E2emailError as e:
@@ -89,8 +91,7 @@ def _batches(results: queue.Queue[object], workers: int, size: int) -> Iterator[
         elif isinstance(item, BaseException):
             raise item
         else:
-            assert isinstance(item, Result)  # noqa: S101
-            batch.append(item)
+            batch.append(cast(Result, item))
             if len(batch) >= size:
                 yield batch
                 batch = []
@@ -173,12 +174,16 @@ def _worker(
     stop: threading.Event,
 ) -> None:
     try:
-        while not stop.is_set():
-            job = jobs.get()
-            if job is _DONE:
+        while True:
+            try:
+                job = jobs.get(timeout=0.1)
+            except queue.Empty:
+                if stop.is_set():
+                    break
+                continue
+            if job is _DONE or stop.is_set():
                 break
-            assert isinstance(job, Fetched)  # noqa: S101
-            results.put(_process(job, gpg, smime))
+            results.put(_process(cast(Fetched, job), gpg, smime))
     finally:
         gpg.close()
         results.put(_DONE)
@@ -212,5 +217,6 @@ def _process(m: Fetched, gpg: GpgStream, smime: _SmimeOnce) -> Result:
 
 
 def chunks(items: list[int], size: int) -> Iterator[list[int]]:
+    """``items`` in slices of ``size``."""
     for i in range(0, len(items), max(1, size)):
         yield items[i : i + size]

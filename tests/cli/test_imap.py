@@ -254,3 +254,13 @@ def test_verbose_logs_carry_no_plaintext_and_no_password(
     for s in samples:
         assert s.marker.encode() not in p.stderr + p.stdout, s.name
     assert stack.users[check.BOB].encode() not in p.stderr
+
+
+@pytest.mark.stack
+def test_a_missing_folder_is_a_usage_error(
+    stack: Any, homes: dict[str, GpgHome], tmp_path: Path
+) -> None:
+    cfg = check.config(tmp_path, stack, homes["bob"].path)
+    p = Cli(cfg, cli_env(tmp_path))("imap", "decrypt", "--account", "bob", "--folder",
+                                    "No-Such-Folder", "--in-place")  # fmt: skip
+    assert p.returncode == 64 and b"No-Such-Folder" in p.stderr, p.stderr
