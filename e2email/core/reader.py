@@ -170,7 +170,10 @@ def inner_entity(env: Envelope, plaintext: bytes) -> Entity:
     """The decrypted MIME entity; inline PGP plaintext becomes a text/plain entity."""
     if env.kind is Kind.INLINE_PGP:
         return text_entity(crlf(plaintext), env.charset)
-    return split_entity(crlf(plaintext))
+    entity = split_entity(crlf(plaintext))
+    if not entity.fields:  # some clients encrypt a bare body: label it instead of guessing
+        return text_entity(entity.body, "utf-8")
+    return entity
 
 
 def text_entity(text: bytes, charset: str) -> Entity:

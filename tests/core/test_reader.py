@@ -234,3 +234,9 @@ def test_provenance_names_the_original_and_round_trips() -> None:
     assert verdict.value == "good; protocol=openpgp"
     with pytest.raises(MessageError):
         reader.provenance(env, sha, None, "good\r\nBcc: evil@evil.test")
+
+
+def test_a_bare_decrypted_body_becomes_labelled_text() -> None:
+    entity = reader.inner_entity(classify(pgp_mime()), "Grüße, no headers here\n".encode())
+    assert entity.content_type.type == "text/plain"
+    assert entity.content_type.param("charset") == "utf-8"
