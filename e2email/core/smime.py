@@ -27,6 +27,29 @@ def enveloped_fields(smime_type: str = ENVELOPED) -> list[tuple[str, str]]:
     ]
 
 
+def literal_fields(fields: list[tuple[str, str]]) -> bytes:
+    """Structural header lines written as RFC 8551's examples write them (no re-quoting).
+
+    Only for the fixed ASCII values built here; the email package would quote every
+    parameter (``smime-type="enveloped-data"``), which is valid MIME but not what clients
+    emit, and some compare these parameters literally.
+    """
+    out = b""
+    for name, value in fields:
+        line = f"{name}: {value}".encode("ascii")
+        if b"\r" in line or b"\n" in line:
+            raise ValueError(f"not a literal header line: {name}")
+        out += _fold(line) + b"\r\n"
+    return out
+
+
+def _fold(line: bytes) -> bytes:
+    """Fold at "; " when over 78 characters (RFC 5322 2.2.3)."""
+    if len(line) <= 78:
+        return line
+    return line.replace(b"; ", b";\r\n ")
+
+
 def signed_content_type(boundary: str, micalg: str = MICALG) -> str:
     """The Content-Type of a detached signature (RFC 8551 3.5.3)."""
     return (

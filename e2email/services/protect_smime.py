@@ -181,7 +181,7 @@ def _signed_pieces(content: bytes, me: cms.Identity) -> list[bytes]:
     signature = cms.sign_detached(content, me)
     b = boundary()
     framing = smime.signed_framing(b)
-    head = mime.render_fields([("Content-Type", smime.signed_content_type(b))])
+    head = smime.literal_fields([("Content-Type", smime.signed_content_type(b))]) + b"\r\n"
     return [
         head + framing.head,
         content,
@@ -205,9 +205,10 @@ def encrypted_copy(job: Job, decisions: tuple[Decision, ...]) -> bytes:
     mode = job.rt.settings.smime.encryption
     pieces, length = _content(job)
     smime_type = smime.AUTH_ENVELOPED if mode == cms_envelope.GCM else smime.ENVELOPED
-    outer = [*job.outer_fields(), ("MIME-Version", "1.0"), *smime.enveloped_fields(smime_type)]
+    outer = [*job.outer_fields(), ("MIME-Version", "1.0")]
     out = Assembly(job.scratch(".eml"))
-    out.add(compose.render_headers(outer))
+    out.add(compose.render_headers(outer)[:-2])
+    out.add(smime.literal_fields(smime.enveloped_fields(smime_type)) + b"\r\n")
     if (
         mode == cms_envelope.CBC
         and length <= BUILDER_LIMIT
@@ -230,14 +231,11 @@ def signed_copy(job: Job) -> bytes:
     content = to_bytes(segments, job.files)
     signature = cms.sign_detached(content, me)
     b = boundary()
-    fields = [
-        *job.signed_outer_fields(),
-        ("MIME-Version", "1.0"),
-        ("Content-Type", smime.signed_content_type(b)),
-    ]
+    fields = [*job.signed_outer_fields(), ("MIME-Version", "1.0")]
     framing = smime.signed_framing(b)
     out = Assembly(job.scratch(".eml"))
-    out.add(compose.render_headers(fields))
+    out.add(compose.render_headers(fields)[:-2])
+    out.add(smime.literal_fields([("Content-Type", smime.signed_content_type(b))]) + b"\r\n")
     out.add(framing.head)
     out.add(content)
     del content

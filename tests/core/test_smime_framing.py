@@ -42,3 +42,17 @@ def test_detached_signature_framing() -> None:
     assert first.get_content().replace("\r\n", "\n") == "hello\n"
     assert sig.get_content_type() == "application/pkcs7-signature"
     assert base64.b64decode(sig.get_payload()) == signature
+
+
+def test_literal_fields_keep_rfc8551_spelling() -> None:
+    block = smime.literal_fields(smime.enveloped_fields())
+    assert block.startswith(
+        b"Content-Type: application/pkcs7-mime;\r\n smime-type=enveloped-data;\r\n"
+        b' name="smime.p7m"\r\n'
+    )
+    signed = smime.literal_fields([("Content-Type", smime.signed_content_type("=_b"))])
+    assert b"micalg=sha-256;" in signed and all(len(ln) <= 78 for ln in signed.split(b"\r\n"))
+    msg = message_from_bytes(block + b"\r\nAAAA\r\n", policy=policy.default)
+    assert msg.get_param("smime-type") == "enveloped-data"
+    with pytest.raises(ValueError, match="literal"):
+        smime.literal_fields([("X", "a\r\nBcc: b")])
