@@ -259,15 +259,16 @@ def test_https_serves_docroots_by_host(stack: Stack) -> None:
 def test_ldap_search_and_add(stack: Stack) -> None:
     ldap = stack.ldap
     stack.ldap.add(
-        f"dn: cn=Bob,{ldap.people_base}\nobjectClass: inetOrgPerson\ncn: Bob\nsn: Bob\n"
-        f"mail: {BOB}\n"
+        # a DN of its own: other tests add their own Bob to the same session's directory
+        f"dn: cn=Stack Selftest,{ldap.people_base}\nobjectClass: inetOrgPerson\n"
+        f"cn: Stack Selftest\nsn: Selftest\nmail: selftest-{BOB}\n"
     )
     out = subprocess.run(
         ["ldapsearch", "-x", "-LLL", "-H", f"ldap://{ldap.ip}:389", "-b", ldap.base,
-         f"(|(mail={BOB})(cn=PGPServerInfo))", "mail", "pgpSoftware"],
+         f"(|(mail=selftest-{BOB})(cn=PGPServerInfo))", "mail", "pgpSoftware"],
         capture_output=True, text=True, timeout=10, check=True,
     ).stdout  # fmt: skip
-    assert f"mail: {BOB}" in out and "pgpSoftware: GnuPG" in out
+    assert f"mail: selftest-{BOB}" in out and "pgpSoftware: GnuPG" in out
     with (
         socket.create_connection((ldap.ip, 636), timeout=5) as raw,
         tls_context(stack.ca_pem).wrap_socket(raw, server_hostname=ldap.host) as tls,
