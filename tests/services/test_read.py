@@ -262,3 +262,31 @@ def test_a_protected_key_is_unlocked_through_the_users_pinentry(tmp_path: Path) 
         assert log.read_text().count("called") >= 1
     finally:
         home.close()
+
+
+def test_opaque_smime_signature_inside_encryption_is_verified_and_unwrapped(rt: Runtime) -> None:
+    opaque = corpus._openssl(
+        ["smime", "-sign", "-nodetach", "-signer", str(SMIME / "alice.pem"), "-inkey",
+         str(SMIME / "alice.key")], corpus.text_part("OPAQUE-SIGNED"))  # fmt: skip
+    entity = corpus._openssl(["smime", "-encrypt", "-aes256", str(SMIME / "bob.pem")], opaque)
+    o = open_protected(rt, corpus._smime_message("<o@x>", corpus.crlf(entity)))
+    msg = parsed(o)
+    assert msg["E2email-Signature"].startswith("good; protocol=smime")
+    assert msg.get_content_type() == "text/plain" and "OPAQUE-SIGNED" in msg.get_content()
+
+
+def test_a_bad_inner_pgp_signature_is_reported_not_hidden(
+    rt: Runtime, homes: dict[str, GpgHome]
+) -> None:
+    producer = corpus.Producer(homes["alice"])
+    part = corpus.text_part("SIGNED-THEN-CHANGED")
+    sig = producer.detach_sign(part)
+    changed = part.replace(b"the secret is", b"the secret was")
+    inner = corpus.crlf(
+        b'Content-Type: multipart/signed; micalg=pgp-sha256; protocol="application/pgp-signature";'
+        b' boundary="s"\n\n--s\n' + changed + b"\n--s\nContent-Type: application/pgp-signature\n\n"
+        + sig + b"\n--s--\n"
+    )  # fmt: skip
+    o = open_protected(rt, corpus.pgp_mime("<b@x>", "s", producer.encrypt(inner)))
+    assert parsed(o)["E2email-Signature"].startswith("bad; protocol=openpgp")
+    assert o.signature.status == "bad"
