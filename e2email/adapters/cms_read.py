@@ -58,7 +58,10 @@ class SmimeReader:
     def decrypt(self, der: bytes) -> tuple[bytes, bool]:
         """The content of an (Auth)EnvelopedData, and whether it was integrity protected."""
         if self.identity is None:
-            raise ConfigError("an S/MIME message: set smime.certificate and smime.private_key")
+            raise CryptoError(
+                "S/MIME message, but no S/MIME key is configured (smime.certificate, "
+                "smime.private_key)"
+            )
         return cms_decrypt.decrypt(der, self.identity)
 
     def verify_detached(self, content: bytes, signature: bytes, senders: set[str]) -> Signature:

@@ -20,7 +20,7 @@ from e2email.adapters.gpgstream import GpgStream
 from e2email.adapters.imap import Fetched, ImapSession
 from e2email.core import reader
 from e2email.core.rawmime import split_entity
-from e2email.errors import E2emailError
+from e2email.errors import ConfigError, E2emailError
 from e2email.services import folder_targets as targets
 from e2email.services.read import open_envelope, smime_reader
 from e2email.services.runtime import Runtime
@@ -183,7 +183,11 @@ def _worker(
                 continue
             if job is _DONE or stop.is_set():
                 break
-            results.put(_process(cast(Fetched, job), gpg, smime))
+            try:
+                results.put(_process(cast(Fetched, job), gpg, smime))
+            except ConfigError as e:
+                results.put(e)
+                break
     finally:
         gpg.close()
         results.put(_DONE)
@@ -199,6 +203,8 @@ def _process(m: Fetched, gpg: GpgStream, smime: _SmimeOnce) -> Result:
     try:
         engine = smime() if env.kind is reader.Kind.SMIME else SmimeReader(None, [])
         opened = open_envelope(env, m.raw, gpg, engine)
+    except ConfigError:
+        raise  # gpg cannot run, the S/MIME key is unreadable: stop the run, say what to fix
     except E2emailError as e:
         return Result(m, env.kind.value, failed=str(e), message_id=env.message_id)
     except Exception as e:  # a bug on one message must not stop the folder

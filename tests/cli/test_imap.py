@@ -264,3 +264,41 @@ def test_a_missing_folder_is_a_usage_error(
     p = Cli(cfg, cli_env(tmp_path))("imap", "decrypt", "--account", "bob", "--folder",
                                     "No-Such-Folder", "--in-place")  # fmt: skip
     assert p.returncode == 64 and b"No-Such-Folder" in p.stderr, p.stderr
+
+
+@pytest.mark.stack
+def test_gpg_that_cannot_run_stops_the_run_with_78(
+    stack: Any, homes: dict[str, GpgHome], tmp_path: Path, small_box: tuple[str, list[Any]]
+) -> None:
+    box, _ = small_box
+    cfg = check.config(tmp_path, stack, homes["bob"].path)
+    cfg.write_text(
+        cfg.read_text().replace("[openpgp]\n", '[openpgp]\ngpg_binary = "/nonexistent/gpg"\n')
+    )
+    p = Cli(cfg, cli_env(tmp_path))("imap", "decrypt", "--account", "bob", "--folder", box,
+                                    "--to-folder", box + ".D")  # fmt: skip
+    assert p.returncode == 78 and b"gpg" in p.stderr, p.stderr
+    assert p.stderr.count(b"\n") == 1
+    assert all("$E2emailDecrypted" not in m.flags for m in check.messages(stack, box))
+
+
+@pytest.mark.stack
+def test_smime_mail_without_an_smime_key_fails_alone(
+    stack: Any, homes: dict[str, GpgHome], tmp_path: Path
+) -> None:
+    samples = [
+        s
+        for s in corpus.build(corpus.Producer(homes["alice"]), uuid.uuid4().hex[:8])
+        if s.name in ("signed", "smime")
+    ]
+    box = "NoSmime-" + uuid.uuid4().hex[:8]
+    check.append(stack, box, samples)
+    cfg = check.config(tmp_path, stack, homes["bob"].path)
+    text = cfg.read_text()
+    cfg.write_text(text[: text.index("[smime]")] + text[text.index("[network]") :])
+    p = Cli(cfg, cli_env(tmp_path))("imap", "decrypt", "--account", "bob", "--folder", box,
+                                    "--to-folder", box + ".D", "--json")  # fmt: skip
+    report = json.loads(p.stdout)
+    assert p.returncode == 65 and report["decrypted"] == 1
+    [failed] = report["failed"]
+    assert "no S/MIME key is configured" in failed["reason"]
