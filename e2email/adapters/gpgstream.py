@@ -82,6 +82,7 @@ class GpgStream:
                 fifo.unlink(missing_ok=True)
         status = statuses(lines)
         try:
+            _check_key(status)
             check_integrity(status)
         except CryptoError:
             plaintext = b""
@@ -178,6 +179,17 @@ class GpgStream:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _check_key(status: list[tuple[str, str]]) -> None:
+    """Say "not encrypted to you" rather than gpg's generic DECRYPTION_FAILED."""
+    keys = {k for k, _ in status}
+    if "DECRYPTION_OKAY" in keys or "DECRYPTION_KEY" in keys:
+        return  # a key of ours opened it: whatever failed after that is gpg.check_integrity's
+    if "NO_SECKEY" in keys:
+        raise CryptoError("not encrypted to any secret key in your GnuPG home")
+    if any(k == "ERROR" and v.startswith("pkdecrypt_failed") for k, v in status):
+        raise CryptoError("gpg could not use your secret key (passphrase not given?)")
 
 
 def _memory_dir() -> str | None:

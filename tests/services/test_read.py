@@ -290,3 +290,16 @@ def test_a_bad_inner_pgp_signature_is_reported_not_hidden(
     o = open_protected(rt, corpus.pgp_mime("<b@x>", "s", producer.encrypt(inner)))
     assert parsed(o)["E2email-Signature"].startswith("bad; protocol=openpgp")
     assert o.signature.status == "bad"
+
+
+def test_mail_for_someone_else_says_so(rt: Runtime, homes: dict[str, GpgHome]) -> None:
+    homes["alice"].import_public("carol")
+    armored = (
+        homes["alice"]
+        .run("-a", "-e", "-r", "carol@example.test", data=corpus.text_part("FOR-CAROL"))
+        .stdout
+    )
+    err = no_plaintext(
+        lambda: open_protected(rt, corpus.pgp_mime("<c@x>", "s", armored)), "FOR-CAROL"
+    )
+    assert "not encrypted to any secret key" in str(err)
