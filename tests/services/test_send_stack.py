@@ -8,6 +8,7 @@ from __future__ import annotations
 import email
 import email.policy
 import json
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -43,6 +44,29 @@ def make_cli(tmp_path: Path, stack: Any, alice: GpgHome, accounts: str, policy: 
     return Cli(cfg, cli_env(tmp_path))
 
 
+def send_as_alice(
+    cli: Cli,
+    *recipients: str,
+    subject: str = "s",
+    stdin: bytes = b"x\n",
+    verbose: str | None = None,
+    flags: tuple[str, ...] = (),
+) -> subprocess.CompletedProcess[bytes]:
+    """``e2email send --from alice@example.test RECIPIENT-OPTIONS... --subject S``."""
+    pre = (verbose,) if verbose else ()
+    return cli(
+        *pre,
+        "send",
+        *flags,
+        "--from",
+        "alice@example.test",
+        *recipients,
+        "--subject",
+        subject,
+        stdin=stdin,
+    )
+
+
 def assert_nothing_delivered(stack: Any, before: set[str], wait: float = 1.5) -> None:
     time.sleep(wait)  # Postfix delivers within milliseconds; give it ample time to prove a negative
     assert stack.sink.snapshot() == before, "a message was delivered although it must not be"
@@ -59,16 +83,7 @@ def test_encrypted_message_reaches_the_recipient(
 ) -> None:
     cli = make_cli(tmp_path, stack, alice, account_toml(stack))
     before = stack.sink.snapshot()
-    p = cli(
-        "send",
-        "--from",
-        "alice@example.test",
-        "--to",
-        "Bob <bob@example.test>",
-        "--subject",
-        "Q3",
-        stdin=BODY.encode(),
-    )
+    p = send_as_alice(cli, "--to", "Bob <bob@example.test>", subject="Q3", stdin=BODY.encode())
     assert p.returncode == 0, p.stderr.decode()
     [raw] = stack.sink.wait_new(before, 1)
     msg = email.message_from_bytes(raw, policy=email.policy.default)
@@ -90,16 +105,7 @@ def test_implicit_tls_on_465(stack: Any, tmp_path: Path, alice: GpgHome, bob: Gp
         tmp_path, stack, alice, account_toml(stack, endpoint=stack.submission_tls, security="tls")
     )
     before = stack.sink.snapshot()
-    p = cli(
-        "send",
-        "--from",
-        "alice@example.test",
-        "--to",
-        "bob@example.test",
-        "--subject",
-        "s",
-        stdin=b"x\n",
-    )
+    p = send_as_alice(cli, "--to", "bob@example.test")
     assert p.returncode == 0, p.stderr.decode()
     [raw] = stack.sink.wait_new(before, 1)
     assert bob.decrypt(armored(raw)).returncode == 0
@@ -110,17 +116,7 @@ def test_wrong_password_is_77_and_nothing_delivered(
 ) -> None:
     cli = make_cli(tmp_path, stack, alice, account_toml(stack, password="not-the-password"))
     before = stack.sink.snapshot()
-    p = cli(
-        "-vv",
-        "send",
-        "--from",
-        "alice@example.test",
-        "--to",
-        "bob@example.test",
-        "--subject",
-        "s",
-        stdin=b"x\n",
-    )
+    p = send_as_alice(cli, "--to", "bob@example.test", verbose="-vv")
     assert p.returncode == 77, p.stderr.decode()
     assert b"authentication failed" in p.stderr
     for form in secret_forms("not-the-password", "alice@example.test"):
@@ -130,17 +126,7 @@ def test_wrong_password_is_77_and_nothing_delivered(
 
 def test_password_never_in_verbose_output(stack: Any, tmp_path: Path, alice: GpgHome) -> None:
     cli = make_cli(tmp_path, stack, alice, account_toml(stack))
-    p = cli(
-        "-vvv",
-        "send",
-        "--from",
-        "alice@example.test",
-        "--to",
-        "bob@example.test",
-        "--subject",
-        "s",
-        stdin=b"x\n",
-    )
+    p = send_as_alice(cli, "--to", "bob@example.test", verbose="-vvv")
     assert p.returncode == 0, p.stderr.decode()
     assert b"AUTH PLAIN <credentials hidden>" in p.stderr  # the trace is there, the secret is not
     for form in secret_forms(stack.users["alice@example.test"], "alice@example.test"):
@@ -159,16 +145,7 @@ def test_untrusted_certificate_sends_nothing(
 ) -> None:
     cli = make_cli(tmp_path, stack, alice, account_toml(stack, endpoint=getattr(stack, endpoint)))
     before = stack.sink.snapshot()
-    p = cli(
-        "send",
-        "--from",
-        "alice@example.test",
-        "--to",
-        "bob@example.test",
-        "--subject",
-        "s",
-        stdin=b"x\n",
-    )
+    p = send_as_alice(cli, "--to", "bob@example.test")
     out = p.stderr + p.stdout
     # security.md item 1: nothing sent; exit 75, or 0 only when durably queued in the outbox
     assert p.returncode == 75 or (p.returncode == 0 and b"queue" in out), out.decode()
@@ -180,16 +157,7 @@ def test_fingerprint_pin_mismatch_sends_nothing(stack: Any, tmp_path: Path, alic
     pin = 'tls_fingerprint = "sha256:' + "00" * 32 + '"'
     cli = make_cli(tmp_path, stack, alice, account_toml(stack, extra=pin))
     before = stack.sink.snapshot()
-    p = cli(
-        "send",
-        "--from",
-        "alice@example.test",
-        "--to",
-        "bob@example.test",
-        "--subject",
-        "s",
-        stdin=b"x\n",
-    )
+    p = send_as_alice(cli, "--to", "bob@example.test")
     out = p.stderr + p.stdout
     assert p.returncode == 75 or (p.returncode == 0 and b"queue" in out), out.decode()
     assert b"does not match the pinned" in out
@@ -213,32 +181,18 @@ def test_no_usable_key_is_67_and_nothing_sent_to_anyone(
         tmp_path, stack, alice, account_toml(stack), '\n[policy]\nencrypt = "required"\n'
     )
     before = stack.sink.snapshot()
-    p = cli(
-        "send",
-        "--from",
-        "alice@example.test",
-        "--to",
-        "bob@example.test",
-        "--cc",
-        f"{who}@example.test",
-        "--subject",
-        "s",
-        stdin=b"x\n",
-    )
+    p = send_as_alice(cli, "--to", "bob@example.test", "--cc", f"{who}@example.test")
     assert p.returncode == 67, p.stderr.decode()
     assert f"{who}@example.test".encode() in p.stderr
     assert_nothing_delivered(stack, before)
-    dry = cli(
-        "send",
-        "--dry-run",
-        "--json",
-        "--from",
-        "alice@example.test",
+    dry = send_as_alice(
+        cli,
         "--to",
         f"{who}@example.test",
-        "--subject",
-        "s",
-        stdin=b"x\n",
+        flags=(
+            "--dry-run",
+            "--json",
+        ),
     )
     assert dry.returncode == 0
     [plan] = json.loads(dry.stdout)["recipients"]
@@ -254,16 +208,7 @@ def test_without_key_opportunistic_refuses_below_floor(
         tmp_path, stack, alice, account_toml(stack), '\n[policy]\ntransport_floor = "dane"\n'
     )
     before = stack.sink.snapshot()
-    p = cli(
-        "send",
-        "--from",
-        "alice@example.test",
-        "--to",
-        "nobody@example.test",
-        "--subject",
-        "s",
-        stdin=b"x\n",
-    )
+    p = send_as_alice(cli, "--to", "nobody@example.test")
     assert p.returncode == 77, p.stderr.decode()
     assert b"nobody@example.test" in p.stderr and b"floor" in p.stderr
     assert_nothing_delivered(stack, before, wait=0.5)
