@@ -212,8 +212,8 @@ def show_wire(sink: Sink) -> bytes:
     lines = text.splitlines()
     shown = [ln for ln in lines[:40]]
     print(DIM + "\n".join(shown) + f"\n[... {len(lines) - len(shown)} more lines ...]" + RESET)
-    if b"this message crossed the wire" in content:
-        sys.exit("demo: FAILED - the plaintext went over the wire")
+    if b"this message crossed the wire" in content or b"Lunch on Friday" in content:
+        sys.exit("demo: FAILED - the body or the real Subject went over the wire")
     return content
 
 
@@ -248,7 +248,10 @@ def main() -> None:
         content = show_wire(sink)
         step("5. bob decrypts with his own key (gpg --decrypt in his home)")
         decrypt(bob_home, content)
-        print(f"{BOLD}demo OK{RESET}: encrypted end to end, readable only by bob.")
+        print(
+            f"{BOLD}demo OK{RESET}: encrypted and signed end to end, readable only by bob; "
+            "the real Subject travelled inside the encryption (RFC 9788), outside it reads [...]."
+        )
     finally:
         if controller is not None:
             controller.stop()

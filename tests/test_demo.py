@@ -24,4 +24,7 @@ def test_demo_runs_end_to_end() -> None:
     assert p.returncode == 0, out + p.stderr.decode()
     assert "demo OK" in out
     assert "-----BEGIN PGP MESSAGE-----" in out  # what went over the wire is shown, encrypted
+    wire = out[out.index("what the server received") : out.index("bob decrypts")]
+    assert "Subject: [...]" in wire and "Lunch on Friday" not in wire
+    assert "Subject: Lunch on Friday?" in out[out.index("bob decrypts") :]
     assert 'Good signature from "Alice <alice@example.test>"' in out
