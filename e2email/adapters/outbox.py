@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from e2email.adapters.spool import Spool
 from e2email.errors import ConfigError, InternalError, TemporaryFailure, UsageError
 
 MAGIC = b"E2EMAIL-OUTBOX 1\n"
@@ -96,38 +97,70 @@ def check_id(entry_id: str) -> str:
     return entry_id
 
 
+def header(envelope: Envelope, size: int, sha256: str) -> bytes:
+    """The entry file's magic line and envelope record; the data follows."""
+    record = asdict(envelope) | {"size": size, "sha256": sha256}
+    return MAGIC + json.dumps(record, sort_keys=True).encode() + b"\n"
+
+
 def encode(envelope: Envelope, data: bytes) -> bytes:
     """The entry file's bytes."""
-    record = asdict(envelope) | {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
-    return MAGIC + json.dumps(record, sort_keys=True).encode() + b"\n" + data
+    return header(envelope, len(data), hashlib.sha256(data).hexdigest()) + data
 
 
-def decode(raw: bytes, where: str) -> tuple[Envelope, bytes]:
-    """Parse and verify an entry file; InternalError if it is not intact."""
-    if not raw.startswith(MAGIC):
+def _parse_header(head: bytes, where: str) -> tuple[Envelope, int, str, int]:
+    """(envelope, data size, data SHA-256, offset of the data) from an entry's first bytes."""
+    if not head.startswith(MAGIC):
         raise InternalError(f"{where}: not an outbox entry")
-    end = raw.find(b"\n", len(MAGIC), len(MAGIC) + MAX_HEADER)
+    end = head.find(b"\n", len(MAGIC), len(MAGIC) + MAX_HEADER)
     if end < 0:
         raise InternalError(f"{where}: truncated envelope record")
     try:
-        record: dict[str, Any] = json.loads(raw[len(MAGIC) : end])
-        size, digest = record.pop("size"), record.pop("sha256")
+        record: dict[str, Any] = json.loads(head[len(MAGIC) : end])
+        size, digest = int(record.pop("size")), str(record.pop("sha256"))
         record["recipients"] = tuple(record["recipients"])
         envelope = Envelope(**record)
     except (ValueError, KeyError, TypeError) as e:
         raise InternalError(f"{where}: bad envelope record: {e}") from None
-    data = raw[end + 1 :]
+    return envelope, size, digest, end + 1
+
+
+def decode(raw: bytes, where: str) -> tuple[Envelope, bytes]:
+    """Parse and verify an entry file; InternalError if it is not intact."""
+    envelope, size, digest, start = _parse_header(raw, where)
+    data = raw[start:]
     if len(data) != size or hashlib.sha256(data).hexdigest() != digest:
         raise InternalError(f"{where}: data does not match its checksum")
     return envelope, data
 
 
+def open_entry(fd: int, where: str) -> tuple[Envelope, Spool]:
+    """Parse and verify the entry file open at ``fd`` (read in chunks, never whole).
+
+    The returned spool reads the data from its own descriptor (a dup of ``fd``).
+    """
+    head = os.pread(fd, 1 << 16, 0)
+    if len(head) == 1 << 16 and b"\n" not in head[len(MAGIC) :]:
+        head = os.pread(fd, len(MAGIC) + MAX_HEADER + 1, 0)
+    envelope, size, digest, start = _parse_header(head, where)
+    spool = Spool(os.fdopen(os.dup(fd), "rb"), start)
+    if spool.size != size or spool.sha256() != digest:
+        spool.close()
+        raise InternalError(f"{where}: data does not match its checksum")
+    return envelope, spool
+
+
 class Claim:
     """An entry this process holds the lock on; settle it with done/defer/fail."""
 
-    def __init__(self, box: Outbox, entry_id: str, envelope: Envelope, data: bytes) -> None:
-        self.box, self.id, self.envelope, self.data = box, entry_id, envelope, data
+    def __init__(self, box: Outbox, entry_id: str, envelope: Envelope, content: Spool) -> None:
+        self.box, self.id, self.envelope, self.content = box, entry_id, envelope, content
         self.settled = False
+
+    @property
+    def data(self) -> bytes:
+        """The stored transaction's bytes, all at once (sending streams ``content``)."""
+        return self.content.read()
 
     def done(self) -> None:
         """The server accepted it: remove it (durably), then its status."""
@@ -185,10 +218,11 @@ class Outbox:
 
     # -- writing ------------------------------------------------------------------------
 
-    def add(self, envelope: Envelope, data: bytes, error: str | None = None) -> str:
+    def add(self, envelope: Envelope, data: bytes | Spool, error: str | None = None) -> str:
         """Store one transaction durably and return its ID (TemporaryFailure if impossible).
 
-        ``error`` records why it could not be sent now, as the first attempt's status.
+        ``data`` in a spool is copied file to file, never read into memory whole. ``error``
+        records why it could not be sent now, as the first attempt's status.
         """
         self.ensure()
         now = time.time()
@@ -197,7 +231,7 @@ class Outbox:
             envelope = Envelope(**(asdict(envelope) | {"created": now}))
         tmp = self.tmp / f"{entry_id}.tmp"
         try:
-            self._write_locked(tmp, encode(envelope, data), self.queue_path(entry_id))
+            self._write_locked(tmp, envelope, data, self.queue_path(entry_id))
         except OSError as e:
             tmp.unlink(missing_ok=True)
             raise TemporaryFailure(f"cannot store the message in the outbox: {e}") from None
@@ -205,14 +239,18 @@ class Outbox:
             self.write_status(entry_id, error, failed=False)
         return entry_id
 
-    def _write_locked(self, tmp: Path, blob: bytes, final: Path) -> None:
+    def _write_locked(
+        self, tmp: Path, envelope: Envelope, data: bytes | Spool, final: Path
+    ) -> None:
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
         fd = os.open(tmp, flags, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            view = memoryview(blob)
-            while view:
-                view = view[os.write(fd, view) :]
+            if isinstance(data, Spool):
+                _write_all(fd, header(envelope, data.size, data.sha256()))
+                data.copy_to(fd)
+            else:
+                _write_all(fd, encode(envelope, data))
             os.fsync(fd)
             os.rename(tmp, final)
             _fsync_dir(final.parent)
@@ -258,12 +296,16 @@ class Outbox:
             directory = self.failed if failed else self.queue
             for entry_id in self.ids(failed=failed):
                 try:
-                    raw = (directory / f"{entry_id}.msg").read_bytes()
+                    fd = os.open(directory / f"{entry_id}.msg", os.O_RDONLY | os.O_CLOEXEC)
                 except FileNotFoundError:
                     continue
-                envelope, data = decode(raw, entry_id)
+                try:
+                    envelope, content = open_entry(fd, entry_id)
+                finally:
+                    os.close(fd)
+                content.close()
                 status = self.status(entry_id, failed=failed)
-                found.append(Entry(entry_id, envelope, len(data), status, failed))
+                found.append(Entry(entry_id, envelope, content.size, status, failed))
         return found
 
     @contextlib.contextmanager
@@ -286,9 +328,11 @@ class Outbox:
             if fd is None:
                 yield None
                 return
-            with os.fdopen(os.dup(fd), "rb") as f:
-                envelope, data = decode(f.read(), entry_id)
-            yield Claim(self, entry_id, envelope, data)
+            envelope, content = open_entry(fd, entry_id)
+            try:
+                yield Claim(self, entry_id, envelope, content)
+            finally:
+                content.close()
 
     def drop(self, entry_id: str) -> bool:
         """Remove an entry (ready or failed); False if there is none; busy ones are refused."""
@@ -332,6 +376,12 @@ class Outbox:
             finally:
                 os.close(fd)
         return removed
+
+
+def _write_all(fd: int, blob: bytes) -> None:
+    view = memoryview(blob)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _try_lock(fd: int) -> bool:

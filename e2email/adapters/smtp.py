@@ -37,6 +37,7 @@ log = logging.getLogger("e2email.smtp")
 MAX_LINE = 4096
 MAX_REPLY_LINES = 200
 CHUNK = 64 * 1024
+LONG_LINE = 1 << 20  # stuffed() passes a line this long on in pieces (no server takes it)
 
 
 @dataclass(frozen=True)
@@ -316,17 +317,21 @@ class SmtpSession:
         return self.command(f"RCPT TO:<{recipient}>")
 
     def data(self, chunks: Iterable[bytes]) -> Reply:
-        """DATA with CRLF line ends and dot-stuffing; return the final reply."""
+        """DATA with CRLF line ends and dot-stuffing, streamed; return the final reply."""
         reply = self.command("DATA")
         if reply.code != 354:
             raise self._failure("DATA", reply)
-        buffer = bytearray()
+        pending: list[bytes] = []
+        size = 0
         for piece in stuffed(chunks):
-            buffer += piece
-            if len(buffer) >= CHUNK:
-                self._conn.send(bytes(buffer))
-                buffer.clear()
-        self._conn.send(bytes(buffer) + b".\r\n")
+            pending.append(piece)
+            size += len(piece)
+            if size >= CHUNK:  # small pieces go out together, large ones as they come
+                self._conn.send(b"".join(pending) if len(pending) > 1 else piece)
+                pending.clear()
+                size = 0
+        pending.append(b".\r\n")
+        self._conn.send(b"".join(pending))
         final = self._read_reply()
         if not final.ok:
             raise self._failure("end of DATA", final)
@@ -366,24 +371,33 @@ class SmtpSession:
 def stuffed(chunks: Iterable[bytes]) -> Iterator[bytes]:
     """Normalise line ends to CRLF and dot-stuff (RFC 5321 4.5.2), streaming.
 
-    The result always ends with CRLF, so the caller appends only ``.\\r\\n``.
+    Each piece is whole lines rewritten by a few C-speed passes (no per-line Python work);
+    only a trailing partial line waits for the next chunk, and a line longer than
+    ``LONG_LINE`` is passed on in pieces, so memory stays bounded whatever the input. The
+    result always ends with CRLF, so the caller appends only ``.\\r\\n``.
     """
     carry = b""
+    at_start = True  # does ``carry`` begin a line?
     for chunk in chunks:
-        data = carry + chunk
-        lines = data.split(b"\n")
-        carry = lines.pop()
-        yield b"".join(_line(ln) for ln in lines)
+        data = carry + chunk if carry else chunk
+        cut = data.rfind(b"\n") + 1
+        if cut:
+            yield _lines(data[:cut] if cut < len(data) else data, at_start)
+            carry, at_start = data[cut:], True
+        else:
+            carry = data
+        if len(carry) > LONG_LINE:  # keep the last byte: it may be the CR of a CRLF
+            yield _lines(carry[:-1], at_start)
+            carry, at_start = carry[-1:], False
     if carry:
-        yield _line(carry)
+        yield _lines(carry + b"\n", at_start)
 
 
-def _line(line: bytes) -> bytes:
-    if line.endswith(b"\r"):
-        line = line[:-1]
-    if line.startswith(b"."):
-        line = b"." + line
-    return line + b"\r\n"
+def _lines(block: bytes, at_start: bool) -> bytes:
+    """CRLF line ends and doubled leading dots for ``block`` (which ends a line or is a piece
+    of one); ``at_start``: it begins a line."""
+    out = block.replace(b"\r\n", b"\n").replace(b"\n.", b"\n..").replace(b"\n", b"\r\n")
+    return b"." + out if at_start and out.startswith(b".") else out
 
 
 def _version(sock: socket.socket) -> str | None:

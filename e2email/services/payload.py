@@ -2,7 +2,8 @@
 
 A large attachment is read in chunks and base64-encoded on the fly (RFC 2045 6.8: 76-character
 lines), so gpg can encrypt a 100 MB message without the message ever being one Python object.
-Finished copies are assembled in a private temporary directory and read back once.
+Finished copies are assembled in a private temporary directory and handed on as spools (the
+open file, its name removed): the SMTP client and the outbox read them in chunks.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import BinaryIO
 
+from e2email.adapters.spool import Spool
 from e2email.core.mime import Segment, Stream
 from e2email.errors import UsageError
 
@@ -98,7 +100,7 @@ def size(segments: Iterable[Segment], files: Mapping[str, Path]) -> int:
 
 
 class Assembly:
-    """A finished copy written piece by piece to a file, then read back as one bytes object."""
+    """A finished copy written piece by piece to a file, handed on as a spool."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -120,9 +122,7 @@ class Assembly:
                 self._file.write(chunk.replace(b"\n", b"\r\n"))
         path.unlink()
 
-    def finish(self) -> bytes:
-        """Close, read back, delete."""
+    def finish(self) -> Spool:
+        """Close; the file, its name removed, becomes the copy."""
         self._file.close()
-        data = self.path.read_bytes()
-        self.path.unlink()
-        return data
+        return Spool.adopt(self.path)

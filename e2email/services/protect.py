@@ -32,6 +32,7 @@ from e2email.services.runtime import Runtime
 
 if TYPE_CHECKING:
     from e2email.adapters.cms import Identity
+    from e2email.adapters.spool import Spool
 
 # S/MIME (cryptography's x509 and CMS, ~30 ms of imports) loads only when a copy needs it:
 # the sendmail path starts once per message (performance.md).
@@ -156,7 +157,7 @@ def _has_openpgp_key(job: Job) -> bool:
         return False
 
 
-def _cleartext(job: Job) -> bytes:
+def _cleartext(job: Job) -> bytes | Spool:
     """A copy for recipients without a key: signed, or the message as it is."""
     signer = cleartext_signer(job)
     if signer == "openpgp":
@@ -169,10 +170,13 @@ def _cleartext(job: Job) -> bytes:
         return job.out.original
     entity = job.out.entity
     fields = [*headers.message_fields(job.out.headers), ("MIME-Version", "1.0"), *entity.headers]
-    return compose.render_headers(fields) + payload.to_bytes(entity.body, job.files)
+    out = payload.Assembly(job.scratch(".eml"))
+    out.add(compose.render_headers(fields))
+    out.add_all(payload.chunks(entity.body, job.files))
+    return out.finish()
 
 
-def _copy_for(job: Job, action: Action, decisions: tuple[Decision, ...]) -> bytes:
+def _copy_for(job: Job, action: Action, decisions: tuple[Decision, ...]) -> bytes | Spool:
     if job.out.mua == "encrypted" and job.out.original is not None:
         return job.out.original
     if action is Action.OPENPGP:

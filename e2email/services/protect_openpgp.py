@@ -15,6 +15,7 @@ from e2email.model import Decision
 from e2email.services.payload import Assembly, chunks, reader
 
 if TYPE_CHECKING:
+    from e2email.adapters.spool import Spool
     from e2email.services.protect import Job
 
 
@@ -37,7 +38,7 @@ def _recipients(job: Job, decisions: tuple[Decision, ...]) -> tuple[list[str], l
     return list(dict.fromkeys(fprs)), material
 
 
-def encrypted_copy(job: Job, decisions: tuple[Decision, ...]) -> bytes:
+def encrypted_copy(job: Job, decisions: tuple[Decision, ...]) -> Spool:
     """multipart/encrypted (RFC 3156 4), signed inside when ``openpgp.sign`` (RFC 3156 6.2)."""
     fprs, material = _recipients(job, decisions)
     signer = job.openpgp_signer if job.out.mua is None else None
@@ -64,7 +65,7 @@ def encrypted_copy(job: Job, decisions: tuple[Decision, ...]) -> bytes:
     return out.finish()
 
 
-def signed_copy(job: Job) -> bytes:
+def signed_copy(job: Job) -> Spool:
     """multipart/signed with a detached OpenPGP signature (RFC 3156 5)."""
     signer = job.openpgp_signer
     if signer is None:

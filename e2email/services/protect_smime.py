@@ -29,6 +29,7 @@ from e2email.services.protect_openpgp import boundary
 from e2email.services.runtime import Runtime
 
 if TYPE_CHECKING:
+    from e2email.adapters.spool import Spool
     from e2email.services.protect import Job
 
 log = logging.getLogger("e2email.smime")
@@ -199,7 +200,7 @@ def _content(job: Job) -> tuple[list[bytes] | Iterator[bytes], int]:
     return chunks(segments, job.files), size(segments, job.files)
 
 
-def encrypted_copy(job: Job, decisions: tuple[Decision, ...]) -> bytes:
+def encrypted_copy(job: Job, decisions: tuple[Decision, ...]) -> Spool:
     """application/pkcs7-mime (RFC 8551 3.3; RFC 5083 for GCM), signed inside when configured."""
     certs = recipient_certificates(job, decisions) + _self(job)
     mode = job.rt.settings.smime.encryption
@@ -222,7 +223,7 @@ def encrypted_copy(job: Job, decisions: tuple[Decision, ...]) -> bytes:
     return out.finish()
 
 
-def signed_copy(job: Job) -> bytes:
+def signed_copy(job: Job) -> Spool:
     """multipart/signed with an S/MIME detached signature (RFC 8551 3.5.3)."""
     me = job.identity
     if me is None:

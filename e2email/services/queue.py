@@ -98,7 +98,7 @@ class _AccountRun:
     def _transact(self, claim: Claim, session: SmtpSession) -> Outcome:
         env = claim.envelope
         recipients = tuple(_address(r) for r in env.recipients)
-        copy = Copy(recipients, claim.data, env.utf8, env.prefer_require_tls)
+        copy = Copy(recipients, claim.content, env.utf8, env.prefer_require_tls)
         try:
             check_require_tls(session, env.require_tls)
             reply = transact(session, _address(env.sender), copy, env.require_tls)

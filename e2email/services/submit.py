@@ -32,18 +32,41 @@ from e2email.services.runtime import Runtime
 
 if TYPE_CHECKING:
     from e2email.adapters.outbox import Envelope
+    from e2email.adapters.spool import Spool
 
 log = logging.getLogger("e2email.submit")
 
 
 @dataclass(frozen=True)
 class Copy:
-    """One transaction: the envelope recipients and the exact bytes they receive."""
+    """One transaction: the envelope recipients and the exact bytes they receive.
+
+    ``content`` is bytes, or a spool (a file) for what protection produced: a large message
+    streams from it to the server and into the outbox, never whole in memory.
+    """
 
     recipients: tuple[Address, ...]
-    data: bytes
+    content: bytes | Spool
     utf8: bool = False
     prefer_require_tls: bool = False
+
+    @property
+    def size(self) -> int:
+        """The length in bytes."""
+        return len(self.content)
+
+    def chunks(self) -> Iterable[bytes]:
+        """The bytes, in pieces of at most a MiB."""
+        if isinstance(self.content, bytes):
+            return (self.content,)
+        return self.content.chunks()
+
+    @property
+    def data(self) -> bytes:
+        """All the bytes as one object (for small messages and tests; sending streams)."""
+        if isinstance(self.content, bytes):
+            return self.content
+        return self.content.read()
 
 
 class Interrupted(TemporaryFailure):
@@ -57,7 +80,7 @@ class Interrupted(TemporaryFailure):
 def _params(session: SmtpSession, copy: Copy, require_tls: bool) -> list[str]:
     params = []
     if session.capabilities.has("SIZE"):
-        params.append(f"SIZE={len(copy.data)}")
+        params.append(f"SIZE={copy.size}")
     if copy.utf8:
         if not session.capabilities.has("SMTPUTF8"):  # retrying the same server cannot help
             raise PermanentFailure(
@@ -89,7 +112,7 @@ def check_recipients(session: SmtpSession, sender: Address, copy: Copy, require_
 def transact(session: SmtpSession, sender: Address, copy: Copy, require_tls: bool) -> str:
     """One complete transaction; the server's final reply to DATA."""
     check_recipients(session, sender, copy, require_tls)
-    return session.data([copy.data]).text
+    return session.data(copy.chunks()).text
 
 
 def check_require_tls(session: SmtpSession, required: bool) -> None:
@@ -232,7 +255,7 @@ def _queue_rest(rt: Runtime, job: _Job, error: TemporaryFailure) -> SubmitResult
     ids: list[str] = []
     try:
         for copy in job.copies[sent:]:
-            ids.append(box.add(_envelope(job, copy), copy.data, error=reason))
+            ids.append(box.add(_envelope(job, copy), copy.content, error=reason))
     except TemporaryFailure as e:  # all or nothing: the caller will retry the whole message
         for entry_id in ids:
             box.drop(entry_id)

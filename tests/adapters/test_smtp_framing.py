@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from e2email.adapters import smtp
 from e2email.adapters.smtp import Capabilities, Reply, stuffed
 
 
@@ -23,3 +26,14 @@ def test_capabilities_parse() -> None:
     caps = Capabilities.from_reply(reply)
     assert caps.has("starttls") and caps.has("SIZE")
     assert caps.auth_mechanisms() == {"PLAIN", "LOGIN"}
+
+
+def test_a_line_longer_than_the_limit_passes_in_bounded_pieces(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(smtp, "LONG_LINE", 8)
+    data = b".starts with a dot and runs on and on\r\n.next\r\n" + b"x" * 50 + b"\r"
+    pieces = list(stuffed([data[i : i + 5] for i in range(0, len(data), 5)]))
+    assert max(len(p) for p in pieces) <= 16
+    expected = b"..starts with a dot and runs on and on\r\n..next\r\n" + b"x" * 50 + b"\r\n"
+    assert b"".join(pieces) == expected == b"".join(stuffed([data]))

@@ -1,0 +1,70 @@
+"""Spools: a finished copy in a nameless file, re-readable in bounded chunks, stored by copying."""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+
+from e2email.adapters.outbox import Envelope, Outbox, decode, open_entry
+from e2email.adapters.spool import Spool
+from e2email.errors import InternalError
+
+ENV = Envelope("work", "alice@example.test", ("bob@example.test",))
+
+
+def spool_of(tmp_path: Path, data: bytes) -> Spool:
+    path = tmp_path / "copy.eml"
+    path.write_bytes(data)
+    return Spool.adopt(path)
+
+
+def test_adopt_removes_the_name_and_reads_any_number_of_times(tmp_path: Path) -> None:
+    data = os.urandom(3 * 1024 * 1024 + 17)
+    spool = spool_of(tmp_path, data)
+    assert os.listdir(tmp_path) == []  # nothing on disk another process could open by name
+    assert len(spool) == spool.size == len(data)
+    pieces = list(spool.chunks(1 << 20))
+    assert [len(p) for p in pieces] == [1 << 20] * 3 + [17]  # bounded pieces, never whole
+    assert b"".join(pieces) == data == spool.read()  # pread: a second reader starts over
+    assert spool.sha256() == hashlib.sha256(data).hexdigest()
+    spool.close()
+
+
+def test_dropping_the_last_reference_closes_the_file_without_a_warning(tmp_path: Path) -> None:
+    before = len(os.listdir("/proc/self/fd"))
+    spool = spool_of(tmp_path, b"x" * 10)
+    assert len(os.listdir("/proc/self/fd")) == before + 1
+    del spool
+    gc.collect()  # filterwarnings = error: a ResourceWarning would fail this test
+    assert len(os.listdir("/proc/self/fd")) == before
+
+
+def test_outbox_stores_a_spool_by_copying_the_file(tmp_path: Path) -> None:
+    data = os.urandom(2 * 1024 * 1024) + b"\r\n.\r\n"
+    box = Outbox(tmp_path / "outbox")
+    entry_id = box.add(ENV, spool_of(tmp_path, data))
+    envelope, stored = decode(box.queue_path(entry_id).read_bytes(), entry_id)
+    assert stored == data and envelope.recipients == ENV.recipients
+    with box.claim(entry_id) as claim:
+        assert claim is not None
+        assert claim.content.size == len(data) and claim.content.read() == data
+        claim.done()
+
+
+def test_a_damaged_entry_is_refused_when_read_in_chunks(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "outbox")
+    entry_id = box.add(ENV, spool_of(tmp_path, b"A" * (3 << 20)))
+    path = box.queue_path(entry_id)
+    with path.open("r+b") as f:  # one byte changed in the middle of the data
+        f.seek(-(1 << 20), os.SEEK_END)
+        f.write(b"B")
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        with pytest.raises(InternalError, match="checksum"):
+            open_entry(fd, entry_id)
+    finally:
+        os.close(fd)
