@@ -17,39 +17,51 @@ def main(argv: list[str] | None = None) -> None:
 
         sys.stdout.write(f"e2email {__version__}\n")
         sys.exit(0)
-    sendmail_args = _sendmail_argv(args)
-    if sendmail_args is not None:
+    routed = _sendmail_argv(args)
+    if routed is not None:
         from e2email.cli.sendmail import run as sendmail
 
+        sendmail_args, quiet = routed
+        if quiet:
+            from e2email.cli.output import STATE
+
+            STATE.quiet = True
         sys.exit(sendmail(sendmail_args))
     from e2email.cli.app import run
 
     run(args)
 
 
-def _sendmail_argv(args: list[str]) -> list[str] | None:
-    """``e2email [--config P] [-v...] sendmail ARGS`` -> the sendmail argv, else None.
+def _sendmail_argv(args: list[str]) -> tuple[list[str], bool] | None:
+    """``e2email [--config P] [-v...] [-q] sendmail ARGS`` -> (sendmail argv, quiet), else None.
 
     The sendmail words go to the sendmail parser exactly as given: click would swallow the
-    ``--`` that protects a recipient like ``-oQ/tmp`` from being read as an option.
+    ``--`` that protects a recipient like ``-oQ/tmp`` from being read as an option. So every
+    global option is recognised here: one left to click (``e2email -q sendmail -- -t``) would
+    turn the recipient ``-t`` into a flag. ``--quiet`` is returned apart: to the sendmail
+    parser ``-q`` means "flush the queue".
     """
     prefix: list[str] = []
+    quiet = False
     i = 0
     while i < len(args):
         word = args[i]
         if word == "--config" and i + 1 < len(args):
             prefix += ["--config", args[i + 1]]
-            i += 2
+            i += 1
         elif word.startswith("--config="):
             prefix.append(word)
-            i += 1
-        elif word == "--verbose" or (word.startswith("-v") and set(word[1:]) == {"v"}):
-            prefix.append("-v" if word == "--verbose" else word)
-            i += 1
+        elif word in ("--verbose", "--quiet"):
+            prefix += ["-v"] if word == "--verbose" else []
+            quiet = quiet or word == "--quiet"
+        elif len(word) > 1 and word[0] == "-" and set(word[1:]) <= {"v", "q"}:  # -vv, -q, -qv
+            prefix += ["-" + "v" * word.count("v")] if "v" in word else []
+            quiet = quiet or "q" in word
         else:
             break
+        i += 1
     if i < len(args) and args[i] == "sendmail":
-        return prefix + args[i + 1 :]
+        return prefix + args[i + 1 :], quiet
     return None
 
 

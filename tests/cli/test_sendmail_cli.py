@@ -178,6 +178,29 @@ def test_e2email_sendmail_subcommand_is_the_same_code(tmp_path: Path) -> None:
     assert p.returncode == 0 and b"usage: e2email-sendmail" in p.stdout
 
 
+@pytest.mark.parametrize(
+    "prefix",
+    [[], ["-q"], ["--quiet"], ["-v", "--quiet"], ["-qv"], ["--config=/nonexistent.toml", "-q"]],
+)
+@pytest.mark.parametrize("word", ["-t", "-fmallory@evil.test", "--config=/tmp/evil.toml"])
+def test_double_dash_protects_recipients_whatever_global_options_come_first(
+    tmp_path: Path, prefix: list[str], word: str
+) -> None:
+    # `e2email -q sendmail -- -t` once went through click, which ate the `--`: the recipient
+    # "-t" became the -t flag (a caller's recipient turned into an option: security.md 7)
+    p = subprocess.run(
+        [sys.executable, "-m", "e2email.cli.main", *prefix, "sendmail", "-i", "--", word],
+        input=b"From: alice@example.test\nTo: bob@example.test\n\nx\n",
+        capture_output=True,
+        env=cli_env(tmp_path),
+        timeout=60,
+        check=False,
+    )
+    assert p.returncode == 64, p.stderr.decode()
+    assert b"starts with '-'" in p.stderr
+    assert len(p.stderr.decode().strip().splitlines()) == 1
+
+
 def test_global_options_reach_the_sendmail_subcommand(tmp_path: Path, fake_pki: FakePki) -> None:
     with serve(Script(), (fake_pki.cert, fake_pki.key)) as fake:
         cfg = tmp_path / "config.toml"
