@@ -8,6 +8,12 @@ which also honours /etc/hosts.
 The AD bit is a claim by the resolver. It is trusted only per ``network.trust_ad``: with
 "auto", only when every configured nameserver is on loopback (a validating resolver on the
 same host; RFC 6698 / RFC 7672 assume the path to it is secure).
+
+A validating resolver answers SERVFAIL both when the data fails validation ("bogus") and
+when it cannot get an answer at all ("indeterminate", RFC 4035 4.3). When the AD bit is
+trusted, a SERVFAIL is asked again with CD (checking disabled, RFC 4035 3.2.2): an answer
+then proves the data exists and failed validation (``bogus``); another SERVFAIL stays
+``unknown``. Bogus data is never handed to callers: both cases raise :class:`DnsFailure`.
 """
 
 from __future__ import annotations
@@ -27,13 +33,22 @@ Security = Literal["secure", "insecure", "bogus", "unknown"]
 
 @dataclass(frozen=True)
 class Answer:
-    """An RRset's text forms, whether it was DNSSEC-secure, and NXDOMAIN/NODATA."""
+    """An RRset, whether it was DNSSEC-secure, NXDOMAIN/NODATA, and the CNAME-expanded name.
+
+    ``canonical`` is the owner name the records were found at after following CNAMEs
+    (lower case, no trailing dot); it equals ``name`` when there was no CNAME.
+    """
 
     name: str
     rdtype: str
     records: tuple[Any, ...]
     security: Security
     nxdomain: bool = False
+    canonical: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.canonical:
+            object.__setattr__(self, "canonical", _plain(self.name))
 
     @property
     def empty(self) -> bool:
@@ -42,11 +57,23 @@ class Answer:
 
 
 class DnsFailure(TemporaryFailure):
-    """The resolver failed to answer (SERVFAIL, timeout): "cannot know", never "absent"."""
+    """The resolver failed to answer (SERVFAIL, timeout): "cannot know", never "absent".
 
-    def __init__(self, message: str, *, servfail: bool = False) -> None:
+    ``security`` is ``bogus`` when the data exists but failed DNSSEC validation (seen with
+    CD set), else ``unknown`` (no answer at all, or the AD bit is not trusted).
+    """
+
+    def __init__(
+        self, message: str, *, servfail: bool = False, security: Security = "unknown"
+    ) -> None:
         super().__init__(message)
         self.servfail = servfail
+        self.security: Security = security
+
+    @property
+    def bogus(self) -> bool:
+        """The data failed DNSSEC validation (not merely unreachable)."""
+        return self.security == "bogus"
 
 
 class Resolver:
@@ -64,7 +91,7 @@ class Resolver:
             self.trust_ad = bool(self._servers) and all(is_loopback(h) for h, _ in self._servers)
         else:
             self.trust_ad = trust_ad
-        self._dns: dns.resolver.Resolver | None = None
+        self._dns: dict[bool, dns.resolver.Resolver] = {}
 
     @property
     def configured(self) -> bool:
@@ -77,8 +104,9 @@ class Resolver:
             return "system resolver"
         return ", ".join(f"{h}:{p}" for h, p in self._servers)
 
-    def _resolver(self) -> dns.resolver.Resolver:
-        if self._dns is None:
+    def _resolver(self, checking_disabled: bool = False) -> dns.resolver.Resolver:
+        r = self._dns.get(checking_disabled)
+        if r is None:
             import dns.flags
             import dns.resolver
 
@@ -90,8 +118,10 @@ class Resolver:
             r.timeout = min(self.timeout, 3.0)
             r.use_edns(0, dns.flags.DO, 1232)
             r.flags = dns.flags.RD | dns.flags.AD
-            self._dns = r
-        return self._dns
+            if checking_disabled:
+                r.flags |= dns.flags.CD
+            self._dns[checking_disabled] = r
+        return r
 
     def query(self, name: str, rdtype: str) -> Answer:
         """Look up ``name``/``rdtype``; NXDOMAIN and NODATA are answers, failures raise."""
@@ -105,15 +135,38 @@ class Resolver:
             secure = self._flags_secure(_nx_flags(e))
             return Answer(name, rdtype, (), secure, nxdomain=True)
         except dns.resolver.NoNameservers as e:
-            raise DnsFailure(
-                f"DNS lookup of {name} {rdtype} failed (SERVFAIL)", servfail=True
-            ) from e
+            raise self._servfail(name, rdtype) from e
         except dns.exception.Timeout as e:
             raise DnsFailure(f"DNS lookup of {name} {rdtype} timed out") from e
         except dns.exception.DNSException as e:
             raise DnsFailure(f"DNS lookup of {name} {rdtype} failed: {e}") from e
         records = tuple(ans.rrset) if ans.rrset is not None else ()
-        return Answer(name, rdtype, records, self._flags_secure(ans.response.flags))
+        security = self._flags_secure(ans.response.flags)
+        return Answer(name, rdtype, records, security, canonical=_plain(ans.canonical_name))
+
+    def _servfail(self, name: str, rdtype: str) -> DnsFailure:
+        """Tell "bogus" from "cannot answer" by asking again with CD (RFC 4035 3.2.2)."""
+        what = f"DNS lookup of {name} {rdtype}"
+        if self.trust_ad and self._answers_unchecked(name, rdtype):
+            return DnsFailure(
+                f"{what} failed DNSSEC validation (bogus: SERVFAIL, answered with CD)",
+                servfail=True,
+                security="bogus",
+            )
+        return DnsFailure(f"{what} failed (SERVFAIL)", servfail=True)
+
+    def _answers_unchecked(self, name: str, rdtype: str) -> bool:
+        """True if the resolver answers (data, NODATA or NXDOMAIN) with validation off."""
+        import dns.exception
+        import dns.resolver
+
+        try:
+            self._resolver(True).resolve(name, rdtype, raise_on_no_answer=False, search=False)
+        except dns.resolver.NXDOMAIN:
+            return True
+        except dns.exception.DNSException:
+            return False
+        return True
 
     def _flags_secure(self, flags: int) -> Security:
         import dns.flags
@@ -152,6 +205,11 @@ class Resolver:
             except OSError as e:
                 last = e
         raise TemporaryFailure(f"cannot connect to {host}:{port}: {_oserror(last)}")
+
+
+def _plain(name: object) -> str:
+    """A DNS name as text: lower case, no trailing dot."""
+    return str(name).rstrip(".").lower()
 
 
 def _oserror(err: OSError | None) -> str:
