@@ -1,8 +1,9 @@
 """Observe a domain's whole MX path (contract.md ladder), for ``check`` and ``send``.
 
 One domain: MX lookup (implicit MX when there is none), for every MX host its addresses and,
-when the MX and address RRsets are DNSSEC-secure, its TLSA RRset; a probe of every address
-on ``network.smtp_probe_port``; MTA-STS and TLS-RPT. Everything that can overlap runs in
+when the MX and address RRsets are DNSSEC-secure, its TLSA RRset (at the CNAME-expanded
+name first, RFC 7672 2.2.2); a probe of every address on ``network.smtp_probe_port``;
+MTA-STS and TLS-RPT. Everything that can overlap runs in
 threads under one time budget per domain; many domains run side by side. The decision
 itself is ``core/verdict.py``; the short-lived verdict cache is ``services/transport.py``.
 """
@@ -53,7 +54,12 @@ class DomainReport:
 
 @dataclass(frozen=True)
 class _MxDns:
-    """The DNS half of one MX host: addresses and TLSA, before any probe."""
+    """The DNS half of one MX host: addresses and TLSA, before any probe.
+
+    ``names`` are the DANE reference identifiers (RFC 7672 3.2.2): the MX host name and,
+    behind a secure CNAME, the expanded name. ``sni`` is the TLSA base domain when TLSA
+    records were found (RFC 7672 8.1), else the MX host name.
+    """
 
     host: str
     preference: int
@@ -61,6 +67,8 @@ class _MxDns:
     tlsa: tuple[dane.Tlsa, ...] | None
     dane: Dane
     error: str | None = None
+    names: tuple[str, ...] = ()
+    sni: str = ""
 
 
 def _mx_hosts(rt: Runtime, domain: str) -> tuple[list[tuple[int, str]], Security, bool, str | None]:
@@ -68,8 +76,14 @@ def _mx_hosts(rt: Runtime, domain: str) -> tuple[list[tuple[int, str]], Security
     try:
         answer = rt.resolver.query(domain, "MX")
     except DnsFailure as e:
-        why = "DNSSEC validation failure or broken server" if e.servfail else str(e)
-        return [], "unknown", False, f"MX lookup failed ({why}): cannot be verified"
+        # RFC 7672 2.1.1: a "bogus" or "indeterminate" MX RRset is a DNS lookup error, not
+        # "insecure"; a DANE sender defers delivery, so no MX path can be judged: the domain
+        # is "unknown" (contract.md), and the JSON ``dnssec`` says which of the two it was.
+        if e.bogus:
+            why = "the MX RRset fails DNSSEC validation (bogus)"
+        else:
+            why = "DNSSEC validation failure or broken server" if e.servfail else str(e)
+        return [], e.security, False, f"MX lookup failed ({why}): cannot be verified"
     if answer.nxdomain:
         return [], answer.security, False, f"{domain} does not exist (NXDOMAIN)"
     hosts = sorted((int(r.preference), str(r.exchange).rstrip(".").lower()) for r in answer.records)
@@ -80,23 +94,26 @@ def _mx_hosts(rt: Runtime, domain: str) -> tuple[list[tuple[int, str]], Security
     return [(p, h) for p, h in hosts if h], answer.security, False, None
 
 
-def _addresses(rt: Runtime, host: str) -> tuple[tuple[str, ...], Security]:
-    """A and AAAA of ``host`` and whether both answers were DNSSEC-secure."""
+def _addresses(rt: Runtime, host: str) -> tuple[tuple[str, ...], Security, str]:
+    """A and AAAA of ``host``, whether both answers were DNSSEC-secure, the expanded name."""
     found: list[str] = []
     states: set[Security] = set()
+    canonical = host
     for rdtype in ("A", "AAAA"):
         answer = rt.resolver.query(host, rdtype)
+        if answer.records and canonical == host:
+            canonical = answer.canonical
         found += [r.address for r in answer.records]
         states.add(answer.security)
     if "unknown" in states:
-        return tuple(found), "unknown"
-    return tuple(found), "secure" if states == {"secure"} else "insecure"
+        return tuple(found), "unknown", canonical
+    return tuple(found), "secure" if states == {"secure"} else "insecure", canonical
 
 
 def _mx_dns(rt: Runtime, host: str, pref: int, mx_security: Security) -> _MxDns:
     """Addresses, then TLSA only from a DNSSEC-secure chain (RFC 7672 2.2)."""
     try:
-        addresses, addr_security = _addresses(rt, host)
+        addresses, addr_security, expanded = _addresses(rt, host)
     except DnsFailure as e:
         return _MxDns(host, pref, (), None, Dane("unknown", str(e)), f"cannot resolve {host}: {e}")
     if not addresses:
@@ -105,8 +122,33 @@ def _mx_dns(rt: Runtime, host: str, pref: int, mx_security: Security) -> _MxDns:
         return _MxDns(host, pref, addresses, None, Dane("insecure", "DNSSEC not validated"))
     if mx_security != "secure" or addr_security != "secure":
         return _MxDns(host, pref, addresses, None, Dane("insecure", "MX path not DNSSEC-signed"))
+    # the address answers are secure, so is any CNAME in them: the expanded name counts
+    names = (host,) if expanded == host else (host, expanded)
+    records, state, base = _tlsa_rrset(rt, names)
+    return _MxDns(host, pref, addresses, records, state, names=names, sni=base)
+
+
+def _tlsa_rrset(
+    rt: Runtime, names: tuple[str, ...]
+) -> tuple[tuple[dane.Tlsa, ...] | None, Dane, str]:
+    """RFC 7672 2.2.2: TLSA at the CNAME-expanded name first, then at the MX host name.
+
+    ``names`` is (host,) or (host, expanded). The expanded name is used when its TLSA RRset
+    is secure and not empty; a secure "no records" or an insecure answer there falls back to
+    the MX host name; a lookup failure there is "cannot verify" (no fallback: falling back
+    on an error would let an attacker who blocks one lookup pick the other RRset).
+    Returns the records, the DANE state and the TLSA base domain (the SNI name).
+    """
+    host = names[0]
+    if len(names) == 2:
+        expanded = names[1]
+        records, state = _tlsa(rt, expanded)
+        if records is not None:
+            return records, state, expanded
+        if state.state == "unknown":
+            return None, Dane("unknown", f"{state.detail} at the CNAME target {expanded}"), host
     records, state = _tlsa(rt, host)
-    return _MxDns(host, pref, addresses, records, state)
+    return records, state, host
 
 
 def _tlsa(rt: Runtime, host: str) -> tuple[tuple[dane.Tlsa, ...] | None, Dane]:
@@ -115,6 +157,8 @@ def _tlsa(rt: Runtime, host: str) -> tuple[tuple[dane.Tlsa, ...] | None, Dane]:
     try:
         answer = rt.resolver.query(f"_{port}._tcp.{host}", "TLSA")
     except DnsFailure as e:
+        if e.bogus:
+            return None, Dane("unknown", "TLSA lookup failed: DNSSEC-bogus (SERVFAIL)")
         return None, Dane("unknown", f"TLSA lookup failed: {'SERVFAIL' if e.servfail else e}")
     if answer.security != "secure":
         return None, Dane("insecure", "TLSA RRset not secure")
@@ -132,14 +176,15 @@ def _dane_for(mx: _MxDns, probes: Sequence[Probe]) -> Dane:
     if mx.tlsa is None:
         return mx.dane
     texts = tuple(str(r) for r in mx.tlsa)
-    results = [dane.match(mx.tlsa, p.chain, [mx.host]) for p in probes if p.tls]
+    where = "" if mx.sni in ("", mx.host) else f" (TLSA at the CNAME target {mx.sni})"
+    results = [dane.match(mx.tlsa, p.chain, mx.names or [mx.host]) for p in probes if p.tls]
     if not results:
-        return Dane("unknown", "TLSA published but no TLS connection to check it", texts)
+        return Dane("unknown", "TLSA published but no TLS connection to check it" + where, texts)
     for status in ("mismatch", "unusable"):
         bad = [r for r in results if r.status == status]
         if bad:
-            return Dane(status, bad[0].detail, texts)
-    return Dane("match", results[0].detail, texts)
+            return Dane(status, bad[0].detail + where, texts)
+    return Dane("match", results[0].detail + where, texts)
 
 
 def observe(rt: Runtime, domain: str, budget: float | None = None) -> DomainReport:
@@ -199,7 +244,12 @@ def _probe_all(
         timeout = max(0.5, min(net.probe_timeout, deadline - time.monotonic()))
         probes = [
             pool.submit(
-                mxprobe.probe, a, net.smtp_probe_port, mx.host, timeout=timeout, ca_file=net.ca_file
+                mxprobe.probe,
+                a,
+                net.smtp_probe_port,
+                mx.sni or mx.host,
+                timeout=timeout,
+                ca_file=net.ca_file,
             )
             for a in mx.addresses
         ]

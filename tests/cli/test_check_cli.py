@@ -102,6 +102,17 @@ def test_closed_port_says_so_plainly(scenarios: Scenarios, tmp_path: Path) -> No
     assert "DNSSEC: secure" in p.stdout
 
 
+def test_json_says_bogus_for_a_zone_that_fails_validation(
+    scenarios: Scenarios, tmp_path: Path
+) -> None:
+    p = run(scenarios, tmp_path, "--json", "bogus.test", "insecure.test")
+    assert p.returncode == 0, p.stderr
+    bogus, insecure = json.loads(p.stdout)
+    assert (bogus["dnssec"], bogus["verdict"], bogus["mx"]) == ("bogus", "unknown", [])
+    assert insecure["dnssec"] == "insecure"
+    assert all(mx["dane"] != "match" for mx in insecure["mx"])
+
+
 @pytest.mark.parametrize("arg", ["not a domain", "-x", "bob@", "a..b"])
 def test_bad_arguments_are_usage_errors(scenarios: Scenarios, tmp_path: Path, arg: str) -> None:
     p = run(scenarios, tmp_path, "--", arg)
