@@ -48,6 +48,12 @@ class Account:
     imap_security: ImapSecurity
     oauth_token_command: str | None = None
     auth_mechanism: AuthMechanism = "auto"
+    imap_tls_fingerprint: str | None = None  # IMAP's own pin; default: tls_fingerprint
+
+    @property
+    def imap_pin(self) -> str | None:
+        """The pin the IMAP server's certificate must match, if any."""
+        return self.imap_tls_fingerprint or self.tls_fingerprint
 
 
 @dataclass(frozen=True)
@@ -306,6 +312,7 @@ def _account(ctx: _Context, name: str, table: Table) -> Account:
         imap_security=r.get("imap_security", _choice("tls", "starttls"), "tls"),
         oauth_token_command=r.get("oauth_token_command", _opt_str, None),
         auth_mechanism=r.get("auth_mechanism", _choice(*AUTH_MECHANISMS), "auto"),
+        imap_tls_fingerprint=r.get("imap_tls_fingerprint", _fingerprint, None),
     )
     _check_auth(r, account)
     r.finish()

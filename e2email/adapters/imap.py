@@ -8,13 +8,18 @@
   the STARTTLS upgrade) is refused before any command is sent (security.md item 2). Bytes a
   server sends after its STARTTLS reply are discarded with the plaintext reader, or break the
   TLS handshake; capabilities are read again over TLS.
-* LOGIN is only sent inside TLS. imapclient's protocol trace (which would include whole
-  message literals, hence plaintext) never reaches our logs.
+* ``pin`` (the account's ``tls_fingerprint``): the server certificate's SHA-256 must match,
+  checked right after the handshake (implicit TLS) or right after the STARTTLS handshake,
+  before any command goes over TLS; a mismatch closes the connection with nothing sent.
+* LOGIN, and AUTHENTICATE OAUTHBEARER (RFC 7628) / XOAUTH2 for accounts with an
+  ``oauth_token_command``, are only sent inside TLS. imapclient's protocol trace (which would
+  include whole message literals, hence plaintext) never reaches our logs.
 * UIDPLUS (RFC 4315) and MULTIAPPEND (RFC 3502) are detected and used when offered.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import imaplib
 import logging
@@ -29,6 +34,7 @@ from typing import Any
 
 from e2email.adapters import tls
 from e2email.adapters.dns import Resolver
+from e2email.core import sasl
 from e2email.errors import (
     AuthenticationError,
     E2emailError,
@@ -50,8 +56,8 @@ class PreauthRefused(ProtocolViolation):
 class _Plain(imaplib.IMAP4):
     """imaplib on a socket we connected; a PREAUTH greeting is fatal before any command."""
 
-    def __init__(self, host: str, port: int, connect: SocketFactory) -> None:
-        self._connect_socket = connect
+    def __init__(self, host: str, port: int, connect: SocketFactory, pin: str | None) -> None:
+        self._connect_socket, self._pin = connect, pin
         super().__init__(host, port)
 
     def _create_socket(self, timeout: float | None = None) -> socket.socket:
@@ -64,6 +70,8 @@ class _Plain(imaplib.IMAP4):
                 f"{self.host}: the server sent PREAUTH on a connection that must start "
                 "TLS first (STARTTLS would be skipped); refusing to continue"
             )
+        if isinstance(self.sock, ssl.SSLSocket):  # after STARTTLS: before the first command
+            tls.check_pin(self.sock, self._pin, self.host)
         super()._get_capabilities()  # type: ignore[misc]
 
 
@@ -80,6 +88,10 @@ def _client_class() -> Any:
 
         def _create_IMAP4(self) -> imaplib.IMAP4:
             return self._factory()
+
+        def sasl(self, mechanism: str, answer: Callable[[bytes], bytes | None]) -> Any:
+            """AUTHENTICATE (RFC 9051 6.2.2); NO raises imaplib's error, as LOGIN does."""
+            return self._command_and_check("authenticate", mechanism, answer)
 
     return _Client
 
@@ -138,8 +150,8 @@ def _text(e: BaseException) -> str:
 class ImapSession:
     """One authenticated-TLS IMAP connection. ``open()``, ``login()``, ... ``logout()``."""
 
-    def __init__(self, client: Any, host: str) -> None:
-        self._c, self.host = client, host
+    def __init__(self, client: Any, host: str, port: int = 0) -> None:
+        self._c, self.host, self.port = client, host, port
         self._c.normalise_times = False
 
     @classmethod
@@ -152,37 +164,52 @@ class ImapSession:
         context: ssl.SSLContext,
         resolver: Resolver,
         timeout: float,
+        pin: str | None = None,
     ) -> ImapSession:
-        """Connect and secure the connection (implicit TLS or mandatory STARTTLS)."""
+        """Connect and secure the connection (implicit TLS or mandatory STARTTLS).
+
+        ``pin`` (``sha256:<hex>``): the server certificate must also match it, or the
+        connection is closed before any command is sent.
+        """
 
         def connect() -> socket.socket:
             sock = resolver.connect(host, port, timeout)
             if security != "tls":
                 return sock
             try:
-                return context.wrap_socket(sock, server_hostname=host)
+                wrapped = context.wrap_socket(sock, server_hostname=host)
             except (ssl.SSLError, OSError) as e:
                 sock.close()
                 raise tls.explain(e, host) from None
+            try:
+                tls.check_pin(wrapped, pin, host)
+            except BaseException:
+                wrapped.close()
+                raise
+            return wrapped
 
         with _errors(host, "connect"):
             client = _client_class()(
-                lambda: _Plain(host, port, connect), (host, port), security == "tls", timeout
+                lambda: _Plain(host, port, connect, pin), (host, port), security == "tls", timeout
             )
-        session = cls(client, host)
+        session = cls(client, host, port)
         if security != "tls":
             session._starttls(context)
         return session
 
     def _starttls(self, context: ssl.SSLContext) -> None:
-        with _errors(self.host, "STARTTLS"):
-            if not self._c.has_capability("STARTTLS"):
+        try:
+            with _errors(self.host, "STARTTLS"):
+                if not self._c.has_capability("STARTTLS"):
+                    raise TLSError(f"{self.host}: the server does not offer STARTTLS; refusing")
+                try:
+                    self._c.starttls(context)
+                except ssl.SSLError as e:
+                    raise tls.explain(e, self.host) from None
+        except BaseException:
+            with contextlib.suppress(Exception):
                 self._c.shutdown()
-                raise TLSError(f"{self.host}: the server does not offer STARTTLS; refusing")
-            try:
-                self._c.starttls(context)
-            except ssl.SSLError as e:
-                raise tls.explain(e, self.host) from None
+            raise
 
     @property
     def secure(self) -> bool:
@@ -195,6 +222,44 @@ class ImapSession:
             raise TLSError(f"{self.host}: refusing to log in without TLS")
         with _errors(self.host, "LOGIN"):
             self._c.login(username, password)
+
+    def login_oauth(self, username: str, token: str, mechanism: str = "auto") -> str:
+        """AUTHENTICATE OAUTHBEARER (RFC 7628) or XOAUTH2, only over TLS; the mechanism used.
+
+        "auto" prefers OAUTHBEARER. A failure answer (RFC 7628 3.2.3: a challenge with the
+        error as JSON) gets the dummy ``%x01`` (XOAUTH2: an empty line), never the token again.
+        """
+        if not self.secure:
+            raise TLSError(f"{self.host}: refusing to authenticate without TLS")
+        with _errors(self.host, "CAPABILITY"):
+            caps = [_str(c).upper() for c in self._c.capabilities()]
+        offered = {c[5:] for c in caps if c.startswith("AUTH=")}
+        mech = sasl.choose(offered, mechanism, sasl.OAUTH_MECHANISMS, self.host)
+        if mech == "OAUTHBEARER":
+            first = sasl.oauthbearer_response(username, self.host, self.port, token)
+        else:
+            first = sasl.xoauth2_response(username, token)
+        self._authenticate(mech, base64.b64decode(first), sasl.secret_forms(username, token))
+        return mech
+
+    def _authenticate(self, mech: str, first: bytes, secrets: list[str]) -> None:
+        answers = iter([first])
+
+        def answer(_challenge: bytes) -> bytes:
+            return next(answers, b"\x01" if mech == "OAUTHBEARER" else b"")
+
+        from imapclient import exceptions as imx
+
+        with _errors(self.host, f"AUTHENTICATE {mech}"):
+            try:
+                self._c.sasl(mech, answer)
+            except imaplib.IMAP4.abort:
+                raise
+            except (imx.IMAPClientError, imaplib.IMAP4.error) as e:
+                text = sasl.scrub(_text(e), secrets)
+                raise AuthenticationError(
+                    f"{self.host}: IMAP {mech} authentication refused: {text}"
+                ) from None
 
     def has(self, capability: str) -> bool:
         """True if the server advertises ``capability`` (read after TLS and login)."""

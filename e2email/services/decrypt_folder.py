@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from e2email.adapters import secrets
 from e2email.adapters.imap import Fetched, ImapSession
 from e2email.config import Account
 from e2email.core import reader
@@ -101,15 +102,15 @@ def decrypt_folder(
     start = time.monotonic()
     account = _imap_account(rt, req)
     report = FolderReport(account.name, req.folder, req.mode.value, req.target, req.dry_run)
-    password = rt.password(account)
-    source = _session(rt, account, password)
+    secret = _secret(rt, account)
+    source = _session(rt, account, secret)
     try:
         if not source.exists(req.folder):
             raise UsageError(f"there is no folder {req.folder!r} on {account.imap_host}")
         source.select(req.folder, readonly=True)
         uids = source.search(SEARCH)
         report.found = len(uids)
-        ctx = _Context(rt, req, account, password, report, progress)
+        ctx = _Context(rt, req, account, secret, report, progress)
         if req.dry_run:
             _dry_run(ctx, source, uids)
         else:
@@ -131,7 +132,16 @@ def _imap_account(rt: Runtime, req: FolderRequest) -> Account:
     return account
 
 
-def _session(rt: Runtime, account: Account, password: str) -> ImapSession:
+def _secret(rt: Runtime, account: Account) -> str:
+    """The account's OAuth access token (``oauth_token_command``), else its password."""
+    if account.oauth_token_command:
+        what = f"accounts.{account.name}.oauth_token_command"
+        return secrets.from_command(account.oauth_token_command, what)
+    return rt.password(account)
+
+
+def _session(rt: Runtime, account: Account, secret: str) -> ImapSession:
+    """An authenticated connection: TLS verified (and pinned), then LOGIN or OAuth."""
     session = ImapSession.open(
         account.imap_host or "",
         account.imap_port,
@@ -139,9 +149,14 @@ def _session(rt: Runtime, account: Account, password: str) -> ImapSession:
         context=rt.tls_context,
         resolver=rt.resolver,
         timeout=rt.settings.network.timeout,
+        pin=account.imap_pin,
     )
+    user = account.username or account.from_[0]
     try:
-        session.login(account.username or account.from_[0], password)
+        if account.oauth_token_command:
+            session.login_oauth(user, secret, account.auth_mechanism)
+        else:
+            session.login(user, secret)
     except BaseException:
         session.logout()
         raise
@@ -153,7 +168,7 @@ class _Context:
     rt: Runtime
     req: FolderRequest
     account: Account
-    password: str
+    secret: str  # password or OAuth token, for the second connection
     report: FolderReport
     progress: Progress | None
 
@@ -188,7 +203,7 @@ def _make_target(req: FolderRequest, writer: ImapSession) -> targets.Target:
 
 def _run(ctx: _Context, source: ImapSession, uids: list[int]) -> None:
     req, report = ctx.req, ctx.report
-    writer = _session(ctx.rt, ctx.account, ctx.password)
+    writer = _session(ctx.rt, ctx.account, ctx.secret)
     try:
         target = _make_target(req, writer)
         index = target.index()
