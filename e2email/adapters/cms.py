@@ -7,7 +7,8 @@
 * The builder encrypts to ANY certificate it is given, signing-only ones included: callers
   run ``core.x509check.check_recipient`` first; :func:`check_encryptable` checks the key type.
 * Signatures: ``PKCS7SignatureBuilder``, SHA-256, detached, over the exact bytes given
-  (``Binary``: the caller has already made them canonical CRLF, RFC 8551 3.1.1).
+  (``Binary``: the caller has already made them canonical CRLF, RFC 8551 3.1.1), and only
+  with a certificate fit to sign (:func:`check_signer`).
 
 Library errors become ``CryptoError``/``ConfigError``; nothing here logs key material.
 """
@@ -15,6 +16,7 @@ Library errors become ``CryptoError``/``ConfigError``; nothing here logs key mat
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography import x509
@@ -125,8 +127,25 @@ def envelope(data: bytes, recipients: list[tuple[str, x509.Certificate]]) -> byt
         raise CryptoError(f"S/MIME encryption failed: {e}") from None
 
 
+def check_signer(cert: x509.Certificate, now: datetime | None = None) -> None:
+    """Refuse to sign with a certificate recipients must reject (security.md item 6): outside
+    its validity, an EKU without emailProtection, keyUsage without digitalSignature."""
+    from e2email.core import x509check
+
+    problems = x509check.validity_problems(cert, now or datetime.now(UTC))
+    if not x509check.eku_allows_mail(cert):
+        problems.append(x509check.BAD_EKU)
+    problems += x509check.key_usage_problems(cert, "sign")
+    if problems:
+        raise ConfigError(
+            f"smime.certificate cannot sign ({', '.join(problems)}): renew it, or set "
+            "smime.sign = false"
+        )
+
+
 def sign_detached(data: bytes, identity: Identity) -> bytes:
     """SignedData (RFC 5652 5) without content, SHA-256, chain included; DER bytes."""
+    check_signer(identity.certificate)
     builder = pkcs7.PKCS7SignatureBuilder().set_data(data)
     builder = builder.add_signer(identity.certificate, identity.key, hashes.SHA256())
     for cert in identity.chain:

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.serialization import pkcs7
 
 from e2email.adapters import cms as cms_adapter
 from e2email.adapters import cms_envelope
-from e2email.errors import InternalError, UnsupportedError
+from e2email.errors import ConfigError, InternalError, UnsupportedError
 from tests.support import SMIME
 
 DATA = os.urandom(70_000) + b"the end\r\n"
@@ -120,3 +120,48 @@ def test_gpgsm_reads_the_streamed_cbc_output() -> None:
     finally:
         gpgsm.close()
         work.close()
+
+
+def identity(name: str) -> cms_adapter.Identity:
+    return cms_adapter.load_identity(SMIME / f"{name}.pem", SMIME / f"{name}.key", None)
+
+
+def encryption_only(tmp: Path) -> cms_adapter.Identity:
+    """An EC certificate from the test CA whose keyUsage is keyAgreement alone."""
+    import datetime as dt
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    ca_key = serialization.load_pem_private_key((SMIME / "ca.key").read_bytes(), None)
+    key = ec.generate_private_key(ec.SECP256R1())
+    usage = dict.fromkeys(
+        ["digital_signature", "content_commitment", "key_encipherment", "data_encipherment",
+         "key_cert_sign", "crl_sign", "encipher_only", "decipher_only"], False,
+    )  # fmt: skip
+    made = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "encrypt only")]))
+        .issuer_name(cert("ca").subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(dt.datetime(2025, 1, 1, tzinfo=dt.UTC))
+        .not_valid_after(dt.datetime(2100, 1, 1, tzinfo=dt.UTC))
+        .add_extension(x509.KeyUsage(key_agreement=True, **usage), critical=True)
+        .add_extension(x509.SubjectAlternativeName([x509.RFC822Name("alice@example.test")]), False)
+        .sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
+    )
+    return cms_adapter.Identity(made, key)
+
+
+def test_signing_refuses_a_certificate_recipients_would_reject(tmp_path: Path) -> None:
+    # security.md item 6: digitalSignature to sign; an expired or non-mail certificate neither
+    der = cms_adapter.sign_detached(b"content\r\n", identity("alice"))
+    assert pkcs7.load_der_pkcs7_certificates(der)[0] == cert("alice")
+    for who, problem in (("expired", "expired"), ("bad-eku", "bad-eku")):
+        with pytest.raises(ConfigError, match=problem):
+            cms_adapter.sign_detached(b"content\r\n", identity(who))
+    with pytest.raises(ConfigError, match="no-digital-signature") as e:
+        cms_adapter.sign_detached(b"content\r\n", encryption_only(tmp_path))
+    assert e.value.exit_code == 78 and "smime.sign = false" in str(e.value)

@@ -225,6 +225,16 @@ def test_ec_without_key_agreement_refused() -> None:
     assert problems == ["no-key-agreement"]
 
 
+def test_signing_needs_digital_signature() -> None:
+    # an encryption-only certificate (keyAgreement alone) may be encrypted to, not sign
+    made = _issue("ca", usage={"key_agreement": True})
+    assert check_recipient(made, "made@example.test", anchors=[cert("ca")], now=NOW) == []
+    problems = check_recipient(
+        made, "made@example.test", anchors=[cert("ca")], now=NOW, purpose="sign"
+    )
+    assert problems == ["no-digital-signature"]
+
+
 def test_end_entity_cannot_act_as_issuer() -> None:
     # a path through bob (CA:FALSE) to the root must not validate
     fake_issuer_key = key("bob")

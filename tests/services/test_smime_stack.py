@@ -7,6 +7,8 @@ in ``smime.certificates_dir`` and the copy is S/MIME.
 from __future__ import annotations
 
 import json
+import shutil
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -27,7 +29,7 @@ from tests.services.protect_helpers import (
     split_signed,
     status_lines,
 )
-from tests.support import GpgHome
+from tests.support import SMIME, GpgHome
 
 BODY = "Hello Bob,\n\nS/MIME this time: ünïcödé.\nFrom the other side.\n"
 SUBJECT = "Contract draft — do not forward"
@@ -215,3 +217,27 @@ def test_auth_enveloped_gcm_when_opted_in(
     d = openssl_decrypt(raw, "bob", work)
     assert d.returncode == 0, d.stderr.decode()
     assert openssl_verify(d.stdout, work).returncode == 0
+
+
+def test_own_certificate_unfit_to_sign_sends_nothing(
+    stack: Any, tmp_path: Any, alice: GpgHome
+) -> None:
+    # security.md item 6, signing side: a signature by an expired certificate is one that
+    # every recipient must reject; e2email says so (78) instead of sending it
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    shutil.copy(SMIME / "bob.pem", certs)
+    own = f"""
+        [smime]
+        certificate = "{SMIME}/expired.pem"
+        private_key = "{SMIME}/expired.key"
+        trust_anchors = "{SMIME}/ca.pem"
+        certificates_dir = "{certs}"
+        """
+    cli = make_cli(tmp_path, stack, alice.path, smime=False, extra=own)
+    before = stack.sink.snapshot()
+    p = send(cli, "--to", "bob@example.test")
+    assert p.returncode == 78, p.stderr.decode()
+    assert b"cannot sign (expired)" in p.stderr
+    time.sleep(1)  # Postfix delivers in milliseconds: give it time to prove a negative
+    assert stack.sink.snapshot() == before
