@@ -42,6 +42,7 @@ class PublicKey:
     validity: str
     capabilities: str
     secret: bool = False
+    encryption_subkeys: tuple[str, ...] = ()  # validity field of each subkey with usage e
 
     @property
     def can_encrypt(self) -> bool:
@@ -54,11 +55,15 @@ class PublicKey:
         return "S" in self.capabilities
 
     def problem(self) -> str | None:
-        """Why the key cannot encrypt (``revoked``, ``expired``, ``no-encryption-subkey``)."""
+        """Why the key cannot encrypt (``revoked``, ``expired``, ``no-encryption-subkey``).
+
+        A key whose encryption subkeys all expired (or were revoked) says so: the owner can
+        extend it, which is not true of a key that never had one.
+        """
         if self.validity in VALIDITY_REASONS:
             return VALIDITY_REASONS[self.validity]
         if not self.can_encrypt:
-            return "no-encryption-subkey"
+            return subkey_problem(self.encryption_subkeys)
         return None
 
     def matches(self, address: Address) -> bool:
@@ -68,6 +73,14 @@ class PublicKey:
             if found is not None and address.matches(found):
                 return True
         return False
+
+
+def subkey_problem(validities: Sequence[str]) -> str:
+    """The reason for a key without a usable encryption subkey, from those it has (DETAILS)."""
+    for code in ("e", "r"):
+        if code in validities:
+            return VALIDITY_REASONS[code]
+    return "no-encryption-subkey"
 
 
 @dataclass(frozen=True)
@@ -204,6 +217,7 @@ class Gpg:
             validity=k.get("trust", "") or "",
             capabilities=k.get("cap", "") or "",
             secret=secret,
+            encryption_subkeys=_encryption_subkeys(k),
         )
 
     def keys_for(self, address: Address) -> list[PublicKey]:
@@ -334,3 +348,13 @@ def _reason(result: Any, status: list[tuple[str, str]]) -> str:
         if key in ("INV_RECP", "INV_SGNR", "FAILURE", "KEYEXPIRED", "NO_PUBKEY", "NO_SECKEY"):
             return f"{key} {value}".strip()
     return str(getattr(result, "status", "") or "unknown error")
+
+
+def _encryption_subkeys(k: dict[str, Any]) -> tuple[str, ...]:
+    """The validity of each subkey python-gnupg listed with the encrypt usage."""
+    info = k.get("subkey_info") or {}
+    return tuple(
+        str(info.get(sub[0], {}).get("trust", "") or "")
+        for sub in k.get("subkeys") or ()
+        if len(sub) > 1 and "e" in str(sub[1]).lower()
+    )

@@ -86,25 +86,28 @@ def parse_colons(text: str) -> list[tuple[PublicKey, tuple[str, ...]]]:
     pub: list[str] | None = None
     fpr = ""
     uids: list[tuple[str, str]] = []
+    subs: list[str] = []  # validity of each encryption subkey
 
     def flush() -> None:
         if pub is not None and fpr:
-            out.append((_key(pub, fpr, uids), tuple(v for v, _ in uids)))
+            out.append((_key(pub, fpr, uids, subs), tuple(v for v, _ in uids)))
 
     for line in text.splitlines():
         f = line.split(":")
         if f[0] == "pub":
             flush()
-            pub, fpr, uids = f, "", []
+            pub, fpr, uids, subs = f, "", [], []
         elif f[0] == "fpr" and pub is not None and not fpr:
             fpr = f[9]
         elif f[0] == "uid" and pub is not None:
             uids.append((f[1], _unescape(f[9])))
+        elif f[0] == "sub" and pub is not None and len(f) > 11 and "e" in f[11].lower():
+            subs.append(f[1])
     flush()
     return out
 
 
-def _key(pub: list[str], fpr: str, uids: list[tuple[str, str]]) -> PublicKey:
+def _key(pub: list[str], fpr: str, uids: list[tuple[str, str]], subs: list[str]) -> PublicKey:
     return PublicKey(
         fingerprint=fpr,
         user_ids=tuple(u for _, u in uids),
@@ -112,6 +115,7 @@ def _key(pub: list[str], fpr: str, uids: list[tuple[str, str]]) -> PublicKey:
         expires=_time(pub[6]),
         validity=pub[1],
         capabilities=pub[11],
+        encryption_subkeys=tuple(subs),
     )
 
 

@@ -7,13 +7,16 @@ no encryption subkey, v6 refused), and the 20-recipient timing of performance.md
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
+from e2email.cli.keys import keys_group
 from e2email.core import wkd
 from e2email.model import Address, Protocol
 from e2email.services import discover
@@ -140,8 +143,8 @@ def test_oversize_answer_refused(world: World, tmp_path: Path) -> None:
     [
         ("heidi", "expired"),
         ("grace", "revoked"),
-        ("frank", "no-encryption-subkey"),
-        ("erin", "no-encryption-subkey"),
+        ("frank", "no-encryption-subkey"),  # never had one
+        ("erin", "expired"),  # had one; it expired: the owner can extend it
     ],
 )
 def test_unusable_keys_rejected_with_reason(
@@ -154,6 +157,35 @@ def test_unusable_keys_rejected_with_reason(
     assert [(r.source, r.reason, r.fingerprint) for r in found.rejected] == [
         ("wkd-advanced", reason, fingerprint(name))
     ]
+
+
+def test_keys_locate_json_tells_an_expired_subkey_from_none_locally_and_over_wkd(
+    world: World, tmp_path: Path, gpg_home: Any
+) -> None:
+    for name in ("erin", "frank"):
+        publish(world.stack, Address(name, "example.test"), fixture_key(name))
+    home = gpg_home(public=["erin", "frank"])
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(
+        f'[openpgp]\ngnupghome = "{home.path}"\n'
+        f'[network]\nnameservers = ["{world.stack.nameserver}"]\n'
+        f'ca_file = "{world.stack.ca_pem}"\n'
+        f'[discovery]\nmethods = ["local", "wkd"]\nstore_dir = "{tmp_path / "store"}"\n'
+        f'cache_dir = "{tmp_path / "cache"}"\n'
+    )
+    args = ["locate", "--json", "erin@example.test", "frank@example.test"]
+    out = CliRunner().invoke(keys_group, args, obj=str(cfg))
+    assert out.exit_code == 67, out.output
+    erin, frank = json.loads(out.output)
+    for found, reason, name in (
+        (erin, "expired", "erin"),
+        (frank, "no-encryption-subkey", "frank"),
+    ):
+        assert found["keys"] == []
+        assert found["rejected"] == [
+            {"source": "local", "reason": reason, "fingerprint": fingerprint(name)},
+            {"source": "wkd-advanced", "reason": reason, "fingerprint": fingerprint(name)},
+        ]
 
 
 def test_answers_are_cached_and_store_keeps_provenance(world: World, tmp_path: Path) -> None:

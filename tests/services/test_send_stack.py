@@ -167,7 +167,7 @@ def test_fingerprint_pin_mismatch_sends_nothing(stack: Any, tmp_path: Path, alic
 @pytest.mark.parametrize(
     ("who", "reason"),
     [
-        ("erin", "no-encryption-subkey"),
+        ("erin", "expired"),  # its only encryption subkey expired
         ("frank", "no-encryption-subkey"),
         ("grace", "revoked"),
         ("heidi", "expired"),
