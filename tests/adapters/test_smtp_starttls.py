@@ -92,6 +92,27 @@ def test_bytes_injected_after_the_starttls_reply_are_fatal(fake_pki: FakePki) ->
     assert_nothing_secret_in_clear(session)
 
 
+@pytest.mark.parametrize(
+    "greeting",
+    [
+        b"220 fake.example.test ESMTP\r\n250 AUTH PLAIN INJECTED\r\n",
+        # a whole forged EHLO reply queued behind the greeting, STARTTLS included
+        b"220 fake.example.test ESMTP\r\n250-fake\r\n250-AUTH PLAIN\r\n250 STARTTLS\r\n",
+    ],
+)
+def test_lines_queued_behind_the_greeting_never_lead_to_auth_in_clear(
+    fake_pki: FakePki, greeting: bytes
+) -> None:
+    # The injected lines answer the client's EHLO (and then STARTTLS) out of step with what
+    # it asked: whatever it concludes, it must not authenticate or start a transaction in clear.
+    with serve(Script(greeting=greeting), (fake_pki.cert, fake_pki.key)) as fake:
+        with pytest.raises((TLSError, ProtocolViolation)):
+            connect(fake, fake_pki).login(USER, PASSWORD)
+        session = only(fake)
+    assert_nothing_secret_in_clear(session)
+    assert b"AUTH" not in session.everything.upper()
+
+
 def test_502_to_starttls_gets_nothing_more(fake_pki: FakePki) -> None:
     script = Script(starttls_reply=b"502 5.5.1 STARTTLS not available\r\n")
     with serve(script, (fake_pki.cert, fake_pki.key)) as fake:
