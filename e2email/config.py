@@ -27,6 +27,7 @@ EncryptPolicy = Literal["required", "opportunistic", "never"]
 SignCleartext = Literal["auto", "openpgp", "smime", "never"]
 SmimeEncryption = Literal["aes256-cbc", "aes256-gcm"]
 KeyChangePolicy = Literal["refuse", "warn"]
+RequireTls = Literal["auto", "always", "never"]
 TRANSPORT_LADDER = ("unknown", "plaintext", "unverified-tls", "verified-tls", "mta-sts", "dane")
 DISCOVERY_METHODS = ("local", "wkd", "ldap", "dane")
 
@@ -134,6 +135,7 @@ class PolicySettings:
     encrypt: EncryptPolicy = "opportunistic"
     transport_floor: str = "verified-tls"
     recipients: Mapping[str, RecipientPolicy] = field(default_factory=dict)
+    require_tls: RequireTls = "auto"  # RFC 8689 REQUIRETLS: see services/send.py
 
 
 @dataclass(frozen=True)
@@ -481,6 +483,7 @@ def _policy(ctx: _Context, table: Table) -> PolicySettings:
         encrypt=r.get("encrypt", _encrypt, "opportunistic"),
         transport_floor=r.get("transport_floor", _floor, "verified-tls"),
         recipients={k.lower(): _recipient_policy(ctx, k, v) for k, v in recipients.items()},
+        require_tls=r.get("require_tls", _choice("auto", "always", "never"), "auto"),
     )
     r.finish()
     return s

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
 
+from e2email.config import RequireTls
 from e2email.core import compose, policy
 from e2email.core.compose import Attachment, Draft, Mailbox
 from e2email.core.mime import Stream
@@ -107,17 +108,27 @@ def check_plan(plan: Plan) -> None:
     raise PolicyRefusedError(f"policy refused, nothing sent: {lines}")
 
 
-def require_tls_where_cleartext(plan: Plan, copies: list[submit.Copy]) -> list[submit.Copy]:
+def require_tls_where_cleartext(
+    plan: Plan, copies: list[submit.Copy], mode: RequireTls = "auto"
+) -> list[submit.Copy]:
     """Ask for REQUIRETLS (RFC 8689), when the server offers it, on copies sent in clear.
 
     e2email judges only the recipient's MX; REQUIRETLS makes every later hop, from the
-    submission server on, use TLS or bounce the message (docs/transport.md).
+    submission server on, use TLS or bounce the message (docs/transport.md). With
+    ``policy.require_tls = "never"`` no copy asks for it (``--require-tls`` still does).
     """
+    if mode == "never":
+        return copies
     clear = {d.recipient.address for d in plan.decisions if d.action is Action.CLEARTEXT}
     return [
         replace(c, prefer_require_tls=True) if clear.intersection(c.recipients) else c
         for c in copies
     ]
+
+
+def require_tls_demanded(rt: Runtime, requested: bool) -> bool:
+    """REQUIRETLS on every copy, refused when not offered: ``--require-tls`` or "always"."""
+    return requested or rt.settings.policy.require_tls == "always"
 
 
 def _draft(req: SendRequest, now: datetime) -> tuple[Draft, dict[str, Path]]:
@@ -183,10 +194,10 @@ def send_message(rt: Runtime, req: MessageRequest, *, now: datetime | None = Non
     if req.dry_run:
         return SendOutcome(plan, message_id, account.name)
     check_plan(plan)
-    copies = require_tls_where_cleartext(plan, protect.build_copies(rt, plan, out))
-    result = submit.submit(
-        rt, account, sender, copies, require_tls=req.require_tls, message_id=message_id
-    )
+    mode = rt.settings.policy.require_tls
+    copies = require_tls_where_cleartext(plan, protect.build_copies(rt, plan, out), mode)
+    demanded = require_tls_demanded(rt, req.require_tls)
+    result = submit.submit(rt, account, sender, copies, require_tls=demanded, message_id=message_id)
     log.info("submitted %s (%d transaction(s))", message_id, len(copies))
     return SendOutcome(plan, message_id, account.name, result, len(copies))
 
@@ -220,14 +231,16 @@ def send(rt: Runtime, req: SendRequest, *, now: datetime | None = None) -> SendO
         return SendOutcome(plan, draft.message_id, account.name)
     check_plan(plan)
     copies = require_tls_where_cleartext(
-        plan, protect.build_copies(rt, plan, compose.outgoing(draft), files)
+        plan,
+        protect.build_copies(rt, plan, compose.outgoing(draft), files),
+        rt.settings.policy.require_tls,
     )
     result = submit.submit(
         rt,
         account,
         req.sender.address,
         copies,
-        require_tls=req.require_tls,
+        require_tls=require_tls_demanded(rt, req.require_tls),
         message_id=draft.message_id,
     )  # a temporary failure queues the protected copies in the outbox (result.queued)
     log.info("submitted %s (%d transaction(s))", draft.message_id, len(copies))

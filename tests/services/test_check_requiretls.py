@@ -1,4 +1,5 @@
-"""REQUIRETLS (RFC 8689) by default for what leaves without end-to-end encryption.
+"""REQUIRETLS (RFC 8689) by default for what leaves without end-to-end encryption, and
+``policy.require_tls`` ("auto" | "always" | "never") to change that.
 
 Postfix does not implement REQUIRETLS, so the submission server here is the scripted fake
 (tests/fakes/smtp.py) that advertises it; the recipients' MX paths are the real stack's.
@@ -11,8 +12,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from e2email import config
 from e2email.core.compose import Mailbox
+from e2email.errors import ConfigError, PolicyRefusedError
 from e2email.model import Address
 from e2email.services.runtime import Runtime
 from e2email.services.send import SendRequest, send
@@ -27,7 +31,9 @@ from .transport_scenarios import ZONE, Scenarios, scenarios_fixture  # noqa: F40
 OFFERS = ("AUTH PLAIN LOGIN", "SIZE 10000000", "REQUIRETLS")
 
 
-def runtime(tmp: Path, port: int, pki: FakePki, sc: Scenarios, home: GpgHome) -> Runtime:
+def runtime(
+    tmp: Path, port: int, pki: FakePki, sc: Scenarios, home: GpgHome, policy: str = ""
+) -> Runtime:
     anchors = tmp / "anchors.pem"
     anchors.write_bytes(pki.ca_pem.read_bytes() + sc.stack.ca_pem.read_bytes())
     network = sc.network_toml(tmp).replace(f'"{sc.stack.ca_pem}"', f'"{anchors}"')
@@ -48,6 +54,9 @@ def runtime(tmp: Path, port: int, pki: FakePki, sc: Scenarios, home: GpgHome) ->
 
         [outbox]
         enabled = false
+
+        [policy]
+        {policy}
         """)
         + network
     )
@@ -85,3 +94,83 @@ def test_not_offered_still_sends(
         send(rt, request(f"dave@valid.{ZONE}"))
         [message] = fake.messages
     assert "REQUIRETLS" not in message.params
+
+
+def _params(
+    tmp_path: Path,
+    fake_pki: FakePki,
+    scenarios: Scenarios,
+    home: GpgHome,
+    policy: str,
+    *,
+    require_tls: bool = False,
+    caps: tuple[str, ...] = OFFERS,
+) -> dict[tuple[str, ...], list[str]]:
+    """Send to bob (has a key) and dave (cleartext); the MAIL FROM parameters per copy."""
+    clear = f"dave@valid.{ZONE}"
+    with serve(Script(tls_caps=caps), (fake_pki.cert, fake_pki.key)) as fake:
+        rt = runtime(tmp_path, fake.port, fake_pki, scenarios, home, policy)
+        req = request("bob@example.test", clear)
+        send(rt, SendRequest(req.sender, req.to, req.subject, req.body, require_tls=require_tls))
+        return {tuple(m.recipients): m.params.split() for m in fake.messages}
+
+
+def test_never_keeps_requiretls_off_although_offered(
+    tmp_path: Path,
+    fake_pki: FakePki,
+    scenarios: Scenarios,
+    gpg_home: Callable[..., GpgHome],
+) -> None:
+    home = gpg_home(secret=["alice"], public=["bob"])
+    by_rcpt = _params(tmp_path, fake_pki, scenarios, home, 'require_tls = "never"')
+    assert len(by_rcpt) == 2
+    assert all("REQUIRETLS" not in params for params in by_rcpt.values())
+
+
+def test_the_command_line_flag_beats_never(
+    tmp_path: Path,
+    fake_pki: FakePki,
+    scenarios: Scenarios,
+    gpg_home: Callable[..., GpgHome],
+) -> None:
+    home = gpg_home(secret=["alice"], public=["bob"])
+    policy = 'require_tls = "never"'
+    by_rcpt = _params(tmp_path, fake_pki, scenarios, home, policy, require_tls=True)
+    assert all("REQUIRETLS" in params for params in by_rcpt.values())
+
+
+def test_always_asks_on_every_copy(
+    tmp_path: Path,
+    fake_pki: FakePki,
+    scenarios: Scenarios,
+    gpg_home: Callable[..., GpgHome],
+) -> None:
+    home = gpg_home(secret=["alice"], public=["bob"])
+    by_rcpt = _params(tmp_path, fake_pki, scenarios, home, 'require_tls = "always"')
+    assert by_rcpt.keys() == {("bob@example.test",), (f"dave@valid.{ZONE}",)}
+    assert all("REQUIRETLS" in params for params in by_rcpt.values())
+
+
+def test_always_refuses_when_not_offered_and_sends_nothing(
+    tmp_path: Path,
+    fake_pki: FakePki,
+    scenarios: Scenarios,
+    gpg_home: Callable[..., GpgHome],
+) -> None:
+    home = gpg_home(secret=["alice"], public=["bob"])
+    caps = ("AUTH PLAIN LOGIN", "SIZE 10000000")
+    with serve(Script(tls_caps=caps), (fake_pki.cert, fake_pki.key)) as fake:
+        rt = runtime(tmp_path, fake.port, fake_pki, scenarios, home, 'require_tls = "always"')
+        with pytest.raises(PolicyRefusedError) as caught:
+            send(rt, request("bob@example.test", f"dave@valid.{ZONE}"))
+        assert fake.messages == []
+        assert not any(b"MAIL FROM" in s.everything for s in fake.sessions)
+    assert "does not offer REQUIRETLS" in str(caught.value)
+    assert caught.value.exit_code == 77
+
+
+def test_bad_value_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        config.parse('[policy]\nrequire_tls = "sometimes"\n', env={"HOME": str(tmp_path)})
+    assert "policy.require_tls" in str(caught.value) and caught.value.exit_code == 78
+    assert config.parse("", env={"HOME": str(tmp_path)}).policy.require_tls == "auto"
