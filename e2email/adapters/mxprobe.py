@@ -98,7 +98,11 @@ def probe(
     timeout: float,
     ca_file: Path | None = None,
 ) -> Probe:
-    """Probe ``address:port`` as the MX ``host`` (SNI); never raises for network trouble."""
+    """Probe ``address:port`` sending ``host`` as SNI; never raises for network trouble.
+
+    ``host`` is the MX host name, or the TLSA base domain when DANE records were found at
+    a CNAME target (RFC 7672 8.1: SNI names the TLSA base domain).
+    """
     deadline = time.monotonic() + timeout
     try:
         sock = _connect(address, port, timeout)
