@@ -144,6 +144,7 @@ def runtime(
     methods: str = '["wkd"]',
     gnupghome: Path | None = None,
     extra: str = "",
+    timeout: float = 8,
 ) -> Runtime:
     """A Runtime for the stack with its own store and cache under ``tmp``."""
     home = gnupghome or tmp / "gnupg"
@@ -163,7 +164,7 @@ def runtime(
         methods = {methods}
         store_dir = "{tmp / "store"}"
         cache_dir = "{tmp / "cache"}"
-        timeout = 8
+        timeout = {timeout}
         """)
     text += textwrap.dedent(extra)
     return Runtime(config.parse(text, env={"HOME": str(tmp)}))

@@ -97,6 +97,24 @@ def test_tls_error_on_advanced_does_not_fall_back(world: World, tmp_path: Path) 
     assert requested(stack, f"tls.{ZONE}", since) == []
 
 
+def test_timeout_on_advanced_does_not_fall_back(world: World, tmp_path: Path) -> None:
+    stack = world.stack
+    _, key = world.keys.make(f"S <slow@adv.{ZONE}>")
+    address = Address("slow", f"adv.{ZONE}")
+    publish(stack, address, key, advanced=False)  # only the direct tree would answer
+    since = len(stack.https.requests)
+    stack.https.delay = 1.5
+    try:
+        found = discover.discover(runtime(tmp_path, stack, timeout=0.5), [address])[address]
+    finally:
+        stack.https.delay = 0.0
+    assert found.key is None
+    [(source, reason)] = reasons(found)
+    assert source.startswith("wkd") and reason == "timeout"
+    assert requested(stack, f"adv.{ZONE}", since) == []  # the direct method was never asked
+    assert discover.store_for(runtime(tmp_path, stack).settings).cached(str(address)) is None
+
+
 @pytest.mark.parametrize(("status", "reason"), [(500, "http-error"), (302, "redirect")])
 def test_5xx_and_redirect_do_not_fall_back(
     world: World, tmp_path: Path, status: int, reason: str
@@ -186,6 +204,31 @@ def test_keys_locate_json_tells_an_expired_subkey_from_none_locally_and_over_wkd
             {"source": "local", "reason": reason, "fingerprint": fingerprint(name)},
             {"source": "wkd-advanced", "reason": reason, "fingerprint": fingerprint(name)},
         ]
+
+
+def _v6_key(local: str, domain: str) -> bytes:
+    """A version 6 public key packet (RFC 9580 5.5.2) and a user ID: gpg 2.2 cannot use it."""
+    body = bytes([6]) + b"\x00" * 10
+    uid = f"Six <{local}@{domain}>".encode()
+    return bytes([0xC0 | 6, len(body)]) + body + bytes([0xC0 | 13, len(uid)]) + uid
+
+
+def test_v6_and_unknown_packets_are_reasons_not_crashes(world: World, tmp_path: Path) -> None:
+    # security.md item 12: a v6 key is "unsupported", next to a usable v4 key it does not
+    # spoil; a packet of a type nobody knows (tag 60, private/experimental) is no crash either
+    stack = world.stack
+    only_v6 = Address("six", f"adv.{ZONE}")
+    publish(stack, only_v6, _v6_key("six", f"adv.{ZONE}"))
+    found = locate(tmp_path, stack, only_v6)
+    assert found.key is None
+    assert reasons(found) == [("wkd-advanced", "unsupported-version")]
+    fpr, v4 = world.keys.make(f"Mixed <mixed@adv.{ZONE}>")
+    unknown = bytes([0xC0 | 60, 5]) + b"\x01\x02\x03\x04\x05"
+    mixed = Address("mixed", f"adv.{ZONE}")
+    publish(stack, mixed, _v6_key("mixed", f"adv.{ZONE}") + v4 + unknown)
+    found = locate(tmp_path / "mixed", stack, mixed)
+    assert found.key is not None and found.key.fingerprint == fpr
+    assert ("wkd-advanced", "unsupported-version") in reasons(found)
 
 
 def test_answers_are_cached_and_store_keeps_provenance(world: World, tmp_path: Path) -> None:
