@@ -241,3 +241,59 @@ def test_own_certificate_unfit_to_sign_sends_nothing(
     assert b"cannot sign (expired)" in p.stderr
     time.sleep(1)  # Postfix delivers in milliseconds: give it time to prove a negative
     assert stack.sink.snapshot() == before
+
+
+def recipient_ids(der: bytes) -> set[str]:
+    """Who an EnvelopedData is for: the serial number or key identifier in each RecipientInfo."""
+    from asn1crypto import cms  # type: ignore[import-untyped]
+
+    out = set()
+    for info in cms.ContentInfo.load(der)["content"]["recipient_infos"]:
+        if info.name == "ktri":
+            rids = [info.chosen["rid"]]
+        else:  # kari (RFC 5753): one rid per recipient encrypted key
+            rids = [k["rid"] for k in info.chosen["recipient_encrypted_keys"]]
+        for rid in rids:
+            value = rid.chosen
+            if rid.name == "issuer_and_serial_number":
+                out.add(f"serial:{value['serial_number'].native}")
+            else:
+                ski = value["subject_key_identifier"] if rid.name == "r_key_id" else value
+                out.add(f"ski:{ski.native.hex()}")
+    return out
+
+
+def ids_of(name: str) -> set[str]:
+    """The identifiers a RecipientInfo may use for a fixture certificate."""
+    from cryptography import x509
+
+    cert = x509.load_pem_x509_certificate((SMIME / f"{name}.pem").read_bytes())
+    ski = cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+    return {f"serial:{cert.serial_number}", f"ski:{ski.hex()}"}
+
+
+def test_bcc_copy_is_separate_and_invisible(
+    stack: Any, tmp_path: Any, alice: GpgHome, work: Workdir
+) -> None:
+    # security.md item 4 with S/MIME: a RecipientInfo names its certificate as surely as a
+    # PKESK names its key, so the Bcc recipient needs a copy of their own
+    cli = make_cli(tmp_path, stack, alice.path, certs=("bob", "ec"))
+    before = stack.sink.snapshot()
+    p = send(cli, "--to", "bob@example.test", "--bcc", "ec@example.test")
+    assert p.returncode == 0, p.stderr.decode()
+    copies = by_recipient(stack.sink.wait_new(before, 2))
+    assert set(copies) == {"bob@example.test", "ec@example.test"}  # the envelope keeps ec
+    to_copy, bcc_copy = copies["bob@example.test"], copies["ec@example.test"]
+    assert recipient_ids(p7m(to_copy)) & ids_of("bob")
+    assert not recipient_ids(p7m(to_copy)) & ids_of("ec"), "the To copy names the Bcc certificate"
+    assert recipient_ids(p7m(bcc_copy)) & ids_of("ec")
+    assert not recipient_ids(p7m(bcc_copy)) & ids_of("bob")
+    for raw in (to_copy, bcc_copy):
+        assert b"\nbcc:" not in raw.split(b"\r\n\r\n", 1)[0].lower()
+    assert b"ec@example.test" not in to_copy
+    inner = openssl_decrypt(to_copy, "bob", work)
+    assert inner.returncode == 0, inner.stderr.decode()
+    assert b"ec@example.test" not in inner.stdout and b"\nbcc:" not in inner.stdout.lower()
+    inner = openssl_decrypt(bcc_copy, "ec", work)
+    assert inner.returncode == 0, inner.stderr.decode()
+    assert b"\nbcc:" not in inner.stdout.lower()
