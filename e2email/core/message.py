@@ -26,7 +26,8 @@ from e2email.model import Address, Recipient, Role
 
 ADDRESS_FIELDS = ("from", "to", "cc", "bcc", "sender", "reply-to")
 _FIELD_NAME = re.compile(rb"[!-9;-~]+")
-_BCC_LINE = re.compile(rb"(?i)bcc[ \t]*:")
+_BCC_LINE = re.compile(rb"(?i)(?:resent-)?bcc[ \t]*:")
+_BLIND = ("bcc", "resent-bcc")  # RFC 5322 3.6.3, 3.6.6: never in any copy (security.md 4)
 
 
 @dataclass(frozen=True)
@@ -60,9 +61,11 @@ class Ready:
         ]
 
     def message_fields(self) -> list[tuple[str, str]]:
-        """Every other header field except Bcc, in their order."""
+        """Every other header field except Bcc and Resent-Bcc, in their order."""
         return [
-            (n, v) for n, v in self.fields if not mime.is_content_header(n) and n.lower() != "bcc"
+            (n, v)
+            for n, v in self.fields
+            if not mime.is_content_header(n) and n.lower() not in _BLIND
         ]
 
 
@@ -160,7 +163,8 @@ def _content_type(fields: list[tuple[str, str]]) -> tuple[str, dict[str, str]]:
 
 
 def strip_bcc(header_block: bytes) -> bytes:
-    """The header section without any Bcc field, continuation lines included (RFC 5322 3.6.3)."""
+    """The header section without any Bcc or Resent-Bcc field, continuation lines included
+    (RFC 5322 3.6.3, 3.6.6)."""
     out = []
     skipping = False
     for line in header_block.split(b"\r\n")[:-1]:

@@ -106,6 +106,17 @@ def test_what_the_mail_program_already_did(ctype: str, body: bytes, kind: str | 
 def test_strip_bcc_handles_folding_and_case() -> None:
     block = b"To: a@b.test\r\nBCC: x@y.test,\r\n  z@y.test\r\nbcc : q@y.test\r\nSubject: s\r\n"
     assert message.strip_bcc(block) == b"To: a@b.test\r\nSubject: s\r\n"
+    resent = b"Resent-To: a@b.test\r\nResent-BCC: r@y.test,\r\n s@y.test\r\nX-Bcc-Note: k\r\n"
+    assert message.strip_bcc(resent) == b"Resent-To: a@b.test\r\nX-Bcc-Note: k\r\n"
+
+
+def test_resent_bcc_is_blind_too() -> None:
+    # RFC 5322 3.6.6: Resent-Bcc is the Bcc of a resent message; like Bcc it must not reach
+    # any copy, neither in the fields that get protected nor in a message sent as it is
+    raw = RAW.replace(b"Subject:", b"Resent-Bcc: mallory@example.test\nSubject:")
+    out = message.outgoing(message.parse(raw), message_id="<x@example.test>", extra=[])
+    assert all(n.lower() not in ("bcc", "resent-bcc") for n, _ in out.headers)
+    assert out.original is not None and b"mallory" not in out.original
 
 
 def test_address_list_groups_quotes_and_empty_groups() -> None:
