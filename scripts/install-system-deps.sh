@@ -5,7 +5,8 @@
 set -eu
 
 PACKAGES="postfix dovecot-core dovecot-imapd slapd ldap-utils knot knot-dnsutils unbound
-gnupg gpg-agent gpgsm dirmngr openssl sq swaks msmtp ldnsutils python3-venv ca-certificates"
+gnupg gpg-agent gpgsm dirmngr openssl sq swaks msmtp ldnsutils python3-venv ca-certificates
+strace"
 
 missing=""
 for p in $PACKAGES; do

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import signal
 import stat
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from e2email.adapters.outbox import MAGIC, Envelope, Outbox, decode, encode
 from e2email.errors import InternalError, TemporaryFailure, UsageError
+from tests.syscalls import traced
 
 ENV = Envelope("work", "alice@example.test", ("bob@example.test",), message_id="<m@x>")
 DATA = b"From: alice@example.test\r\nTo: bob@example.test\r\n\r\n-----BEGIN PGP MESSAGE-----\r\n"
@@ -155,3 +158,45 @@ def test_kill_9_while_writing_leaves_only_complete_entries(tmp_path: Path) -> No
     leftovers = len(os.listdir(box.tmp))  # kills that landed mid-write leave a tmp file
     assert box.clean_tmp() == leftovers
     assert os.listdir(box.tmp) == []
+
+
+ADD_ONE = """
+import sys
+from pathlib import Path
+from e2email.adapters.outbox import Envelope, Outbox
+env = Envelope("work", "alice@example.test", ("bob@example.test",))
+print(Outbox(Path(sys.argv[1])).add(env, b"-----BEGIN PGP MESSAGE-----" * 1000), flush=True)
+"""
+
+
+def test_an_entry_is_synced_then_renamed_then_its_directory_synced(tmp_path: Path) -> None:
+    # security.md item 8: "fsync + atomic rename". A kill -9 cannot show a missing fsync (the
+    # page cache survives); a power cut would. So watch the system calls of a real add().
+    box = Outbox(tmp_path / "outbox").ensure()
+    proc, calls = traced(
+        [sys.executable, "-c", ADD_ONE, str(box.path)],
+        tmp_path / "strace.log",
+        calls="openat,write,fsync,fdatasync,rename,renameat,renameat2",
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    assert proc.returncode == 0, proc.stderr.decode()
+    entry_id = proc.stdout.decode().strip()
+    final = str(box.queue_path(entry_id))
+    tmp_name = f"{box.tmp}/{entry_id}.tmp"
+    events = [(c.name, c.args) for c in calls if tmp_name in c.args or str(box.queue) in c.args]
+    queue_dir = re.compile(rf"\d+<{re.escape(str(box.queue))}>")
+
+    def first(pred: Callable[[str, str], bool], last: bool = False) -> int:
+        found = [i for i, (n, a) in enumerate(events) if pred(n, a)]
+        assert found, events
+        return found[-1] if last else found[0]
+
+    steps = [
+        first(lambda n, a: n == "openat" and tmp_name in a),
+        first(lambda n, a: n == "write" and tmp_name in a, last=True),
+        first(lambda n, a: n in ("fsync", "fdatasync") and tmp_name in a),
+        first(lambda n, a: n.startswith("rename") and final in a),
+        first(lambda n, a: n == "fsync" and queue_dir.match(a) is not None),
+    ]
+    assert steps == sorted(steps), events  # written, synced, renamed into queue/, dir synced
+    assert [e.id for e in box.entries()] == [entry_id]
