@@ -57,7 +57,8 @@ class Key:
     ``source`` is where this answer came from (``local``, ``cache``, ``wkd-advanced``...);
     ``origin`` is where the key was first found when that differs (a cached WKD key has
     source ``cache`` and origin ``wkd-advanced``). ``material`` holds the key itself when it
-    is not in the user's keyring: binary OpenPGP packets or a DER certificate.
+    is not in the user's keyring: binary OpenPGP packets, or a certificate (DER, or a PEM
+    bundle: the certificate first, then the intermediates of its path to an anchor).
     """
 
     protocol: Protocol

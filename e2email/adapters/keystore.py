@@ -2,8 +2,9 @@
 
 Keys found through WKD, LDAP or DNS never go into the user's keyring. They live here:
 
-``STORE/openpgp/FPR.pgp``, ``STORE/smime/SHA256.der``
-    the key material, as validated (binary OpenPGP packets, DER certificate)
+``STORE/openpgp/FPR.pgp``, ``STORE/smime/SHA256.pem``
+    the key material, as validated (binary OpenPGP packets; the certificate in PEM followed
+    by the intermediates of its path; ``SHA256.der`` from earlier versions is still read)
 ``STORE/index.json``
     per key: protocol, user IDs, expiry, and every sighting (address, source, where, first
     and last seen); per address and protocol: the pinned fingerprint (the first one used)
@@ -31,7 +32,8 @@ from typing import Any
 from e2email.errors import ConfigError
 from e2email.model import Key, Protocol, Rejection
 
-_SUFFIX = {Protocol.OPENPGP: ".pgp", Protocol.SMIME: ".der"}
+_SUFFIX = {Protocol.OPENPGP: ".pgp", Protocol.SMIME: ".pem"}
+_LEGACY_SUFFIX = {Protocol.SMIME: ".der"}  # a lone DER certificate, before chains were kept
 
 
 @dataclass(frozen=True)
@@ -148,10 +150,17 @@ class KeyStore:
 
     def material(self, protocol: Protocol, fingerprint: str) -> bytes | None:
         """The stored bytes of a key, or None."""
-        try:
-            return self.path(protocol, fingerprint).read_bytes()
-        except FileNotFoundError:
-            return None
+        for path in self._paths(protocol, fingerprint):
+            try:
+                return path.read_bytes()
+            except FileNotFoundError:
+                continue
+        return None
+
+    def _paths(self, protocol: Protocol, fingerprint: str) -> list[Path]:
+        path = self.path(protocol, fingerprint)
+        legacy = _LEGACY_SUFFIX.get(protocol)
+        return [path, path.with_suffix(legacy)] if legacy else [path]
 
     def put(self, key: Key, address: str, where: str, now: datetime) -> None:
         """Keep a key found on the network, with this sighting of it."""
@@ -286,8 +295,9 @@ class KeyStore:
             count += len(before) - len(entry["sightings"])
             if not entry["sightings"]:
                 del keys[name]
-                with contextlib.suppress(OSError):
-                    self.path(Protocol(entry["protocol"]), entry["fingerprint"]).unlink()
+                for path in self._paths(Protocol(entry["protocol"]), entry["fingerprint"]):
+                    with contextlib.suppress(OSError):
+                        path.unlink()
         return count
 
 

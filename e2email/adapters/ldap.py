@@ -29,7 +29,7 @@ from e2email.model import Address
 
 SIZE_LIMIT = 20
 PGP_ATTRIBUTES = ["pgpKey", "pgpDisabled", "pgpRevoked"]
-SMIME_ATTRIBUTES = ["userCertificate;binary", "userSMIMECertificate"]
+SMIME_ATTRIBUTES = ["userCertificate;binary", "userSMIMECertificate", "cACertificate;binary"]
 
 
 class LdapError(TemporaryFailure):
@@ -262,10 +262,15 @@ def _pgp_keys(conn: Any, base: str, address: Address, timeout: float) -> tuple[b
 def _certificates(
     conn: Any, base: str, address: Address, timeout: float
 ) -> tuple[tuple[bytes, ...], tuple[bytes, ...]]:
-    """``userCertificate;binary`` and ``userSMIMECertificate`` of entries whose mail matches."""
+    """``userCertificate;binary`` and ``userSMIMECertificate`` of entries whose mail matches.
+
+    Every value is kept, ``cACertificate;binary`` too: the certificates that are not the
+    address's own may be the intermediates its certificate needs to reach an anchor.
+    """
     certs: list[bytes] = []
     bundles: list[bytes] = []
     for entry in _search(conn, base, lf.equals("mail", str(address)), SMIME_ATTRIBUTES, timeout):
-        certs += _values(entry, "userCertificate;binary") + _values(entry, "userCertificate")
+        for name in ("userCertificate", "cACertificate"):
+            certs += _values(entry, f"{name};binary") + _values(entry, name)
         bundles += _values(entry, "userSMIMECertificate")
     return tuple(dict.fromkeys(certs)), tuple(bundles)

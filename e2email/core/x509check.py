@@ -151,13 +151,27 @@ def chains_to_anchor(
         return False
     now = _aware(now)
     if not validity_problems(cert, now):
-        return _verify(cert, anchors, intermediates, now)
+        return bool(_verify(cert, anchors, intermediates, now))
     for issuer in _issuers_of(cert, [*anchors, *intermediates]):
         if issuer in anchors and not validity_problems(issuer, now):
             return True
         if _verify(issuer, anchors, intermediates, now):
             return True
     return False
+
+
+def path_intermediates(
+    cert: x509.Certificate,
+    *,
+    anchors: Sequence[x509.Certificate],
+    intermediates: Sequence[x509.Certificate],
+    now: dt.datetime,
+) -> list[x509.Certificate]:
+    """The intermediates of the validated path from ``cert`` to an anchor (RFC 5280 6.1),
+    leaf side first: what must travel with the certificate for the path to be built again.
+    Empty when ``cert`` is issued by an anchor itself, or when no path validates."""
+    chain = _verify(cert, anchors, intermediates, _aware(now)) if anchors else None
+    return list(chain[1:-1]) if chain else []
 
 
 def load_pem_bundle(data: bytes) -> list[x509.Certificate]:
@@ -172,7 +186,8 @@ def _verify(
     anchors: Sequence[x509.Certificate],
     intermediates: Sequence[x509.Certificate],
     now: dt.datetime,
-) -> bool:
+) -> list[x509.Certificate] | None:
+    """The validated chain (leaf first, anchor last), or None."""
     builder = (
         verification.PolicyBuilder()
         .store(verification.Store(list(anchors)))
@@ -180,10 +195,10 @@ def _verify(
         .extension_policies(ca_policy=_ca_policy(), ee_policy=_ee_policy())
     )
     try:
-        builder.build_client_verifier().verify(leaf, list(intermediates))
+        verified = builder.build_client_verifier().verify(leaf, list(intermediates))
     except verification.VerificationError:
-        return False
-    return True
+        return None
+    return list(verified.chain)
 
 
 def _ca_policy() -> verification.ExtensionPolicy:

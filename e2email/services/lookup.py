@@ -144,7 +144,12 @@ def _openpgp_key(item: pgpinspect.Inspected, address: Address, source: str, now:
 def judge_certificates(
     blobs: Sequence[bytes], address: Address, source: str, ctx: Context
 ) -> Outcome:
-    """Certificates (DER, PEM or PKCS #7 bundles) for ``address``, checked per security.md 6."""
+    """Certificates (DER, PEM or PKCS #7 bundles) for ``address``, checked per security.md 6.
+
+    The other certificates of the same answer (an LDAP entry's other values, a bundle, a
+    folder) serve as intermediates; those on the validated path are kept with the key, so
+    the check before encrypting (``protect_smime``) builds the same path.
+    """
     from e2email.core import x509check
 
     certs = [c for blob in blobs for c in _load_certificates(blob)]
@@ -159,14 +164,20 @@ def judge_certificates(
         )
         if problems:
             rejected.append(Rejection(source, problems[0], fpr))
-        else:
-            keys.append(_smime_key(cert, source, ctx.now))
+            continue
+        chain = x509check.path_intermediates(
+            cert, anchors=ctx.anchors, intermediates=others, now=ctx.now
+        )
+        keys.append(_smime_key(cert, chain, source, ctx.now))
     if certs and not ends:
         rejected.append(Rejection(source, "address-mismatch"))
     return Outcome(tuple(keys), tuple(rejected))
 
 
-def _smime_key(cert: x509.Certificate, source: str, now: datetime) -> Key:
+def _smime_key(
+    cert: x509.Certificate, chain: Sequence[x509.Certificate], source: str, now: datetime
+) -> Key:
+    """The key; its material is a PEM bundle: the certificate, then its intermediates."""
     from cryptography.hazmat.primitives.serialization import Encoding
 
     from e2email.core import x509check
@@ -178,7 +189,7 @@ def _smime_key(cert: x509.Certificate, source: str, now: datetime) -> Key:
         tuple(x509check.san_addresses(cert)),
         cert.not_valid_after_utc,
         now,
-        material=cert.public_bytes(Encoding.DER),
+        material=b"".join(c.public_bytes(Encoding.PEM) for c in (cert, *chain)),
     )
 
 

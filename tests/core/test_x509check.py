@@ -132,6 +132,20 @@ def test_chain_user_needs_its_intermediate() -> None:
     assert check("chain-user", intermediates=bundle[1:]) == []
 
 
+def test_path_intermediates_are_only_those_the_path_uses() -> None:
+    def path(name: str, **kw: object) -> list[str]:
+        kw.setdefault("anchors", [cert("ca")])
+        found = x509check.path_intermediates(cert(name), now=NOW, **kw)  # type: ignore[arg-type]
+        return [x509check.fingerprint(c) for c in found]
+
+    others = [cert("bob"), cert("other-ca"), cert("intermediate")]
+    assert path("chain-user", intermediates=others) == [x509check.fingerprint(cert("intermediate"))]
+    assert path("bob", intermediates=others) == []  # issued by the anchor itself
+    assert path("chain-user", intermediates=[]) == []  # no path: nothing to keep
+    assert path("untrusted", intermediates=others) == []
+    assert path("chain-user", intermediates=others, anchors=[]) == []
+
+
 def test_intermediate_as_anchor_is_enough() -> None:
     assert check("chain-user", anchors=[cert("intermediate")]) == []
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,15 +27,67 @@ from tests.services.discover_helpers import (
     publish,
     runtime,
 )
-from tests.support import OPENPGP, SMIME, fingerprint
+from tests.services.protect_helpers import SMIME_ALICE, Workdir, openssl_decrypt
+from tests.support import OPENPGP, SMIME, Cli, account_toml, cli_env, fingerprint, write_config
 
 
 @pytest.fixture(scope="module")
 def world(stack: Any) -> Iterator[World]:
     w = build_world(stack)
     _load_directory(stack)
+    _load_chain_entries(stack)
     yield w
     w.keys.close()
+
+
+def _der(name: str) -> bytes:
+    return x509.load_pem_x509_certificate((SMIME / f"{name}.pem").read_bytes()).public_bytes(
+        Encoding.DER
+    )
+
+
+CHAIN = Address("chain", "example.test")  # keys-fixtures chain-user: issued by the intermediate
+CHAIN_LAYOUTS = {
+    # how a directory can hand out the intermediate along with chain@'s certificate
+    "multi": [("userCertificate;binary", ["chain-user", "intermediate"])],
+    "pkiCA": [
+        ("userCertificate;binary", ["chain-user"]),
+        ("cACertificate;binary", ["intermediate"]),
+    ],
+    "p7": [("userSMIMECertificate", ["chain-user+intermediate"])],
+    "alone": [("userCertificate;binary", ["chain-user"])],  # no intermediate: untrusted
+}
+
+
+def chain_base(stack: Any, layout: str) -> str:
+    return f"ou=chain-{layout},{stack.ldap.base}"
+
+
+def _load_chain_entries(stack: Any) -> None:
+    """One entry for chain@example.test per layout, each under an OU of its own."""
+    from cryptography.hazmat.primitives.serialization import pkcs7
+
+    bundle = pkcs7.serialize_certificates(
+        [x509.load_der_x509_certificate(_der(n)) for n in ("chain-user", "intermediate")],
+        Encoding.DER,
+    )
+    ldif = ""
+    for layout, attributes in CHAIN_LAYOUTS.items():
+        base = chain_base(stack, layout)
+        ldif += f"dn: {base}\nobjectClass: organizationalUnit\nou: chain-{layout}\n\n"
+        ldif += f"dn: cn=Chain,{base}\nobjectClass: inetOrgPerson\n"
+        ldif += "objectClass: pkiCA\n" if layout == "pkiCA" else ""
+        ldif += "cn: Chain\nsn: Example\nmail: chain@example.test\n"
+        for attribute, names in attributes:
+            for name in names:
+                blob = bundle if "+" in name else _der(name)
+                ldif += f"{attribute}:: {base64.b64encode(blob).decode()}\n"
+        ldif += "\n"
+    try:
+        stack.ldap.add(ldif)
+    except Exception as e:  # already there from an earlier module of this session
+        if "Already exists" not in str(e) and "68" not in str(e):
+            raise
 
 
 def _load_directory(stack: Any) -> None:
@@ -88,6 +141,65 @@ def test_ldap_smime_certificate_found(world: World, tmp_path: Path, ldaps: bool)
     data = json.loads((SMIME / "fixtures.json").read_text())
     assert found.key.fingerprint == data["bob"]["sha256"]
     assert (found.key.protocol, found.key.source) == (Protocol.SMIME, "ldap")
+
+
+@pytest.mark.parametrize("layout", ["multi", "pkiCA", "p7"])
+def test_ldap_certificate_keeps_the_intermediates_it_needs(
+    world: World, tmp_path: Path, layout: str
+) -> None:
+    stack = world.stack
+    table = ldap_table(stack.ldap.url, chain_base(stack, layout), ["example.test"])
+    rt = runtime(tmp_path, stack, methods='["ldap"]', extra=table)
+    found = discover.discover(rt, [CHAIN], protocols=[Protocol.SMIME])[CHAIN]
+    assert found.key is not None, found.rejected
+    data = json.loads((SMIME / "fixtures.json").read_text())
+    assert found.key.fingerprint == data["chain-user"]["sha256"]
+    assert found.key.material is not None
+    kept = x509.load_pem_x509_certificates(found.key.material)
+    assert [c.public_bytes(Encoding.DER) for c in kept] == [
+        _der("chain-user"),
+        _der("intermediate"),
+    ]
+    again = discover.discover(rt, [CHAIN], protocols=[Protocol.SMIME])[CHAIN]
+    assert again.key is not None and again.key.source == "cache"  # still valid from the store
+
+
+def test_send_to_a_certificate_found_in_ldap_through_an_intermediate(
+    world: World, tmp_path: Path, gpg_home: Any
+) -> None:
+    # the intermediate is nowhere but in the directory: protect's last check needs it too
+    stack = world.stack
+    table = ldap_table(stack.ldap.url, chain_base(stack, "pkiCA"), ["example.test"])
+    body = account_toml(stack) + SMIME_ALICE
+    body += f'[discovery]\nmethods = ["ldap"]\n{table}\n[policy]\nencrypt = "required"\n'
+    home = gpg_home(secret=["alice"])
+    cli = Cli(write_config(tmp_path, stack, home.path, body), cli_env(tmp_path))
+    work = Workdir()
+    try:
+        for round_ in ("network", "cache"):
+            before = stack.sink.snapshot()
+            marker = f"chain-{round_}-{uuid.uuid4().hex}"
+            p = cli("send", "--from", "alice@example.test", "--to", str(CHAIN), "--subject", "s",
+                    stdin=marker.encode())  # fmt: skip
+            assert p.returncode == 0, p.stderr.decode()
+            [raw] = stack.sink.wait_new(before, 1)
+            assert marker.encode() not in raw
+            d = openssl_decrypt(raw, "chain-user", work)
+            assert d.returncode == 0, d.stderr.decode()
+            assert marker.encode() in d.stdout
+    finally:
+        work.close()
+
+
+def test_ldap_certificate_without_its_intermediate_is_untrusted(
+    world: World, tmp_path: Path
+) -> None:
+    stack = world.stack
+    table = ldap_table(stack.ldap.url, chain_base(stack, "alone"), ["example.test"])
+    rt = runtime(tmp_path, stack, methods='["ldap"]', extra=table)
+    found = discover.discover(rt, [CHAIN], protocols=[Protocol.SMIME])[CHAIN]
+    assert found.key is None
+    assert [(r.source, r.reason) for r in found.rejected] == [("ldap", "untrusted")]
 
 
 def test_ldap_host_name_is_verified(world: World, tmp_path: Path) -> None:
