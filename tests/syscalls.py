@@ -47,13 +47,16 @@ def traced(
     stdin: bytes = b"",
     env: dict[str, str] | None = None,
     timeout: float = 120,
+    verbose: bool = False,
 ) -> tuple[subprocess.CompletedProcess[bytes], list[Call]]:
     """Run ``argv`` under ``strace -f`` tracing ``calls``; the process and its finished calls.
 
     ``-y`` shows the path behind each file descriptor, ``-s 65536`` whole strings, and
-    ``-qq`` keeps strace's own notes out of the log.
+    ``-qq`` keeps strace's own notes out of the log; ``verbose`` prints each execve's whole
+    environment too.
     """
     cmd = [strace_binary(), "-f", "-qq", "-y", "-s", "65536", "-e", f"trace={calls}"]
+    cmd += ["-v"] if verbose else []
     cmd += ["-o", str(log), *argv]
     proc = subprocess.run(
         cmd, input=stdin, capture_output=True, env=env, timeout=timeout, check=False

@@ -9,6 +9,7 @@ import email
 import email.policy
 import json
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +26,7 @@ from tests.support import (
     secret_forms,
     write_config,
 )
+from tests.syscalls import executed, traced
 
 BODY = "Hello Bob,\n\nthe quarterly numbers are attached in spirit. ünïcödé too.\n\n-- \nAlice\n"
 
@@ -131,6 +133,30 @@ def test_password_never_in_verbose_output(stack: Any, tmp_path: Path, alice: Gpg
     assert b"AUTH PLAIN <credentials hidden>" in p.stderr  # the trace is there, the secret is not
     for form in secret_forms(stack.users["alice@example.test"], "alice@example.test"):
         assert form not in p.stderr and form not in p.stdout
+
+
+def test_password_never_in_any_programs_argv_or_environment(
+    stack: Any, tmp_path: Path, alice: GpgHome
+) -> None:
+    # security.md item 10: argv is world-readable (/proc/PID/cmdline, ps). Watch every program
+    # the real command starts (the password command's shell, gpg, ...) with strace.
+    secret_file = tmp_path / "smtp-password"
+    secret_file.write_text(stack.users["alice@example.test"] + "\n")
+    secret_file.chmod(0o600)
+    account = account_toml(stack).replace("printf '%s\\\\n' 'alice-password'", f"cat {secret_file}")
+    assert f"cat {secret_file}" in account
+    cli = make_cli(tmp_path, stack, alice, account)
+    argv = [sys.executable, "-m", "e2email.cli.main", "--config", str(cli.config), "-vvv", "send"]
+    argv += ["--from", "alice@example.test", "--to", "bob@example.test", "--subject", "argv"]
+    proc, calls = traced(
+        argv, tmp_path / "strace.log", calls="execve", stdin=b"x\n", env=cli.env, verbose=True
+    )
+    assert proc.returncode == 0, proc.stderr.decode()
+    programs = executed(calls)
+    assert any("gpg" in p for p in programs) and any(f"cat {secret_file}" in p for p in programs)
+    for form in secret_forms(stack.users["alice@example.test"], "alice@example.test"):
+        assert not [p for p in programs if form.decode() in p], form
+        assert form not in proc.stderr and form not in proc.stdout
 
 
 @pytest.mark.parametrize(
