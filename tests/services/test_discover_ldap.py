@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import socket
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -319,3 +322,63 @@ methods = ["local", "wkd"]
 store_dir = "{tmp / "store"}"
 cache_dir = "{tmp / "cache"}"
 """
+
+
+class Listener:
+    """A TCP port that records whether anyone connected (where a referral points)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.received = b""
+        self.connected = False
+
+    def drain(self) -> None:
+        try:
+            conn, _ = self.sock.accept()
+        except TimeoutError:
+            return
+        self.connected = True
+        with conn:
+            conn.settimeout(1)
+            with contextlib.suppress(OSError):
+                self.received = conn.recv(65536)
+
+
+def _ldap_tool(stack: Any, tool: str, ldif: str) -> None:
+    (stack.ldap.dir / "audit.ldif").write_text(ldif)
+    subprocess.run(
+        [tool, "-x", "-M", "-H", f"ldap://{stack.ldap.ip}:389", "-D", stack.ldap.bind_dn,
+         "-y", str(stack.ldap.dir / "password"), "-f", str(stack.ldap.dir / "audit.ldif")],
+        check=True, capture_output=True, timeout=20,
+    )  # fmt: skip
+
+
+def test_referrals_are_never_chased_with_credentials(world: World, tmp_path: Path) -> None:
+    # security.md item 10: a directory that answers with a referral (a continuation inside the
+    # search, or the base itself moved elsewhere) must not get e2email to bind, credentials
+    # and all, to the server it names.
+    stack = world.stack
+    elsewhere = Listener()
+    moved = f"ou=moved,{stack.ldap.base}"
+    ref = f"ldap://127.0.0.1:{elsewhere.port}/{stack.ldap.people_base}"
+    _ldap_tool(stack, "ldapadd", f"dn: {moved}\nobjectClass: referral\n"
+               f"objectClass: extensibleObject\nou: moved\nref: {ref}\n")  # fmt: skip
+    password_file = tmp_path / "bind-password"
+    password_file.write_text(stack.ldap.bind_password)
+    bob = Address("bob", "example.test")
+    try:
+        for base, found_key in ((stack.ldap.base, True), (moved, False)):
+            table = (
+                ldap_table(stack.ldap.url, base, ["example.test"])
+                + f'bind_dn = "{stack.ldap.bind_dn}"\npassword_command = "cat {password_file}"\n'
+            )
+            rt = runtime(tmp_path / base.split(",")[0], stack, methods='["ldap"]', extra=table)
+            found = discover.discover(rt, [bob], protocols=[Protocol.SMIME])[bob]
+            assert (found.key is not None) is found_key, found.rejected
+    finally:
+        _ldap_tool(stack, "ldapdelete", f"{moved}\n")
+    elsewhere.drain()
+    elsewhere.sock.close()
+    assert not elsewhere.connected, elsewhere.received
