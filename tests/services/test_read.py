@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import email
 import email.policy
+import re
 import shutil
 import subprocess
 import tempfile
@@ -139,6 +140,25 @@ def test_integrity_failures_release_nothing(
     s = samples[name]
     err = no_plaintext(lambda: open_protected(rt, s.raw), s.marker)
     assert isinstance(err, IntegrityError)
+
+
+def test_the_hostile_pair_is_what_security_md_names(
+    homes: dict[str, GpgHome], samples: dict[str, corpus.Sample]
+) -> None:
+    # Guard the guards: "nomdc" must really be a Symmetrically Encrypted Data packet without
+    # MDC (tag 9, from --rfc2440 --cipher-algo CAST5) and "flipped" an integrity-protected one
+    # (tag 18) with a damaged byte; and no code path may ever ask gpg to ignore the MDC.
+    def tags(name: str) -> set[str]:
+        raw = samples[name].raw
+        block = raw[raw.index(b"-----BEGIN PGP MESSAGE-----") :]
+        listing = homes["alice"].run("--list-packets", data=block, check=False).stdout.decode()
+        return set(re.findall(r"ctb=\w+ tag=(\d+)", listing))
+
+    assert "9" in tags("nomdc") and "18" not in tags("nomdc")
+    assert "18" in tags("flipped") and "9" not in tags("flipped")
+    package = Path(__file__).parents[2] / "e2email"
+    passed = re.compile(r"[\"']--ignore-mdc")  # as an argument, not in a docstring
+    assert not [p for p in package.rglob("*.py") if passed.search(p.read_text())]
 
 
 @pytest.mark.parametrize("name", ["efail", "efailinline", "efailsmime"])
