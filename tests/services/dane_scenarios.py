@@ -9,7 +9,8 @@ processes presenting chains made here under the stack's test CA:
 * ``mxtarget``: leaf for ``mxtarget.danepath.test`` plus the CA, reached through CNAMEs.
 
 Each of those has ``_25._tcp.HOST TLSA 2 0 1 <test CA>``. The CNAME cases are one domain
-each (``alias-ta``, ``alias-orig``, ``alias-both``, ``alias-insecure``); ``bogushost`` has an MX
+each (``alias-ta``, ``alias-orig``, ``alias-both``, ``alias-sf``, ``alias-insecure``; the
+TLSA zone of ``alias-sf``'s target has a wrong DS); ``bogushost`` has an MX
 in the bogus zone; ``lame.test`` is delegated to a server that cannot answer (SERVFAIL
 with and without CD: "indeterminate").
 """
@@ -144,6 +145,11 @@ def _records(sc: DaneScenarios) -> list[str]:
         f"mxt-both A {target}",
         f"_25._tcp.mxt-both TLSA 3 1 1 {'00' * 32}",
         f"_25._tcp.mxalias-both TLSA 3 1 1 {ee}",
+        # the target's TLSA lookup fails (its zone is bogus): no fallback to the good one
+        "alias-sf MX 10 mxalias-sf",
+        "mxalias-sf CNAME mxt-sf",
+        f"mxt-sf A {target}",
+        f"_25._tcp.mxalias-sf TLSA 3 1 1 {ee}",
         # CNAME into an unsigned zone: the addresses are insecure, no TLSA counts
         "alias-insecure MX 10 mxalias-insecure",
         "mxalias-insecure CNAME insecure.test.",
@@ -163,6 +169,8 @@ def build(stack: Any) -> DaneScenarios:
         stack.postfix.add_listener(sc.ips[label], 25, mx_options("may", *sc.certs[label]))
     stack.postfix.reload()
     stack.dns.add_zone(ZONE, _records(sc), signed=True)
+    ee = spki_sha256(sc.certs["mxtarget"][0])
+    stack.dns.add_zone(f"_tcp.mxt-sf.{ZONE}", [f"_25 TLSA 3 1 1 {ee}"], broken_ds=True)
     # delegated to the validating resolver itself, which will not answer a non-recursive
     # query for it: SERVFAIL whatever the CD bit says
     resolver_ip = stack.nameserver.rsplit(":", 1)[0]

@@ -88,6 +88,18 @@ def test_tlsa_at_the_target_wins_over_the_mx_host_name(
     assert r.verdict == "unverified-tls"
 
 
+def test_failed_tlsa_lookup_at_the_target_does_not_fall_back(
+    dane_scenarios: DaneScenarios, tmp_path: Path
+) -> None:
+    # the MX host name has a matching TLSA RRset, but the target's lookup is bogus:
+    # "cannot verify", never a quiet switch to the other RRset
+    r = one(dane_scenarios, tmp_path, f"alias-sf.{ZONE}")
+    dane = r.judged.mx[0].facts.dane
+    assert dane.state == "unknown" and not dane.records
+    assert f"DNSSEC-bogus (SERVFAIL) at the CNAME target mxt-sf.{ZONE}" in dane.detail
+    assert r.verdict not in ("dane", "mta-sts")
+
+
 def test_cname_into_an_unsigned_zone_ignores_tlsa_at_the_signed_name(
     dane_scenarios: DaneScenarios, tmp_path: Path
 ) -> None:
