@@ -38,13 +38,15 @@ _LEGACY_SUFFIX = {Protocol.SMIME: ".der"}  # a lone DER certificate, before chai
 
 @dataclass(frozen=True)
 class Pin:
-    """The fingerprint first used for an address (trust on first use), and since when."""
+    """The fingerprint used for an address (trust on first use), since when, and the one it
+    replaced (``keys accept``, or a key change sent under ``key_change = "warn"``)."""
 
     address: str
     protocol: Protocol
     fingerprint: str
     since: str
     source: str
+    previous: str | None = None
 
 
 @dataclass(frozen=True)
@@ -212,16 +214,22 @@ class KeyStore:
         return sorted(out, key=lambda p: (p.address, p.protocol.value))
 
     def set_pin(
-        self, address: str, protocol: Protocol, fingerprint: str, source: str, now: datetime
+        self,
+        address: str,
+        protocol: Protocol,
+        fingerprint: str,
+        source: str,
+        now: datetime,
+        *,
+        previous: str | None = None,
     ) -> None:
-        """Pin ``fingerprint`` for ``address`` (first use, or ``keys accept``)."""
+        """Pin ``fingerprint`` for ``address`` (``keys accept``, or a warned key change)."""
         with self._locked(self.store_dir):
             index = self._read(self._index)
-            index.setdefault("pins", {}).setdefault(_key(address), {})[protocol.value] = {
-                "fingerprint": fingerprint,
-                "since": now.isoformat(),
-                "source": source,
-            }
+            entry = {"fingerprint": fingerprint, "since": now.isoformat(), "source": source}
+            if previous is not None and previous != fingerprint:
+                entry["previous"] = previous
+            index.setdefault("pins", {}).setdefault(_key(address), {})[protocol.value] = entry
             self._write_json(self._index, index)
 
     def pin_first(

@@ -20,9 +20,11 @@ def keys_group() -> None:
     """Find recipients' keys and manage the keys e2email found on the network.
 
     Keys found through WKD, LDAP or DNS are kept in e2email's own store (never imported into
-    your keyring), with where and when they were found. The first key used for an address
-    is remembered; a different key later stops sending to that address until you run
-    `e2email keys accept`. See docs/discovery.md.
+    your keyring), with where and when they were found. The key a message is first SENT with
+    is pinned for the address (looking keys up pins nothing); a different key later stops
+    sending to that address until you run `e2email keys accept` (or, with
+    discovery.key_change = "warn", is used with one warning and pinned). See
+    docs/discovery.md.
     """
 
 
@@ -45,8 +47,9 @@ def locate_command(
 ) -> None:
     """Run key discovery for ADDR... and show what was found, where, and what was rejected.
 
-    The methods run in the order of `discovery.methods` (default: local, wkd, ldap). Exit
-    status 67 when some address has no usable key.
+    The methods run in the order of `discovery.methods` (default: local, wkd, ldap). Nothing
+    is pinned by a lookup: a key that differs from the pinned one is shown with
+    "key-changed". Exit status 67 when some address has no usable key.
 
     \b
     Examples:
@@ -144,7 +147,8 @@ def list_command(ctx: click.Context, as_json: bool) -> None:
         for s in k.sightings:
             STATE.info(f"    {s.address} via {s.source} {s.where} (first {s.first_seen})")
     for p in pins:
-        STATE.info(f"pinned {p.address} {p.protocol.value} {p.fingerprint} since {p.since}")
+        was = f" (replacing {p.previous})" if p.previous else ""
+        STATE.info(f"pinned {p.address} {p.protocol.value} {p.fingerprint} since {p.since}{was}")
     if not stored and not pins:
         STATE.info(f"the store is empty ({store.store_dir})")
 
@@ -171,7 +175,7 @@ def forget_command(ctx: click.Context, addresses: tuple[str, ...]) -> None:
 @click.argument("fingerprint", metavar="FINGERPRINT")
 @click.pass_context
 def accept_command(ctx: click.Context, address: str, fingerprint: str) -> None:
-    """Trust FINGERPRINT for ADDR from now on (after a key change).
+    """Trust FINGERPRINT for ADDR from now on (after a key change, or before a first send).
 
     The key must be one discovery has already found for ADDR (see `e2email keys locate`).
     Check it with the recipient over another channel first.

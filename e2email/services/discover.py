@@ -6,14 +6,19 @@ network method (``wkd``, ``ldap``, ``dane``) for every address at once, under on
 (``discovery.timeout``) for the whole message. The first method in the configured order with
 a usable key wins. Keys from the network go to e2email's own store, never the user's keyring.
 
-Trust on first use: the first fingerprint used for an address is pinned. A different key
-later is a *key change*: ``discovery.key_change = "refuse"`` (default) refuses the recipient,
-``"warn"`` uses the new key with a warning; ``e2email keys accept ADDR FPR`` moves the pin.
+Trust on first use: the fingerprint a message is first *sent* with is pinned for the address
+(``record_use``, after the server accepted the message or the outbox kept it); a lookup
+(``keys locate``), a dry run or a refused send pins nothing. A different key later is a *key
+change*: ``discovery.key_change = "refuse"`` (default) refuses the recipient until
+``e2email keys accept ADDR FPR`` moves the pin; ``"warn"`` uses the new key, and the send that
+uses it warns once and moves the pin to it (the old fingerprint is kept as ``previous``), so
+the next change, back to the old key included, warns again.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -23,14 +28,16 @@ from functools import cached_property, partial
 from e2email.adapters import ldap as ldap_adapter
 from e2email.adapters.keystore import KeyStore
 from e2email.config import Settings
-from e2email.errors import ConfigError, UsageError
-from e2email.model import Action, Address, Decision, Key, Protocol, Recipient, Rejection
+from e2email.errors import ConfigError, E2emailError, UsageError
+from e2email.model import Action, Address, Decision, Key, Plan, Protocol, Recipient, Rejection
 from e2email.services import keys as local_keys
 from e2email.services import lookup
 from e2email.services.runtime import Runtime
 
 NETWORK_METHODS = ("wkd", "ldap", "dane")
 KEY_CHANGED = "key-changed"
+ENCRYPTED = (Action.OPENPGP, Action.SMIME)
+log = logging.getLogger("e2email.discover")
 
 
 @dataclass(frozen=True)
@@ -208,19 +215,12 @@ class Discovery:
     # -- trust on first use ------------------------------------------------------------------
 
     def _trust(self, found: Found) -> Found:
-        """Pin the first network key used; prefer the pinned key; flag a change."""
+        """Prefer the pinned key; flag a change. Pins nothing: see ``record_use``."""
         if not found.keys or found.keys[0].source == "local":
             return found
         best = found.keys[0]
         pin = self.store.pin(str(found.address), best.protocol)
         if pin is None:
-            self.store.pin_first(
-                str(found.address),
-                best.protocol,
-                best.fingerprint,
-                best.origin or best.source,
-                self.now,
-            )
             return found
         same = [k for k in found.keys if k.fingerprint == pin.fingerprint]
         if same:
@@ -244,6 +244,45 @@ def change_refusal(
         f"{c.offered}; if that is right: e2email keys accept {recipient.address} {c.offered}"
     )
     return Decision(recipient, Action.REFUSE, None, why, found.rejected)
+
+
+def record_use(rt: Runtime, plan: Plan, *, now: datetime | None = None) -> None:
+    """Pin the keys a message was just sent with (trust on first use).
+
+    Call it once the server accepted the message or the outbox kept it. Keys from the user's
+    own keyring or ``certificates_dir`` (source ``local``) are the user's to trust: not pinned.
+    A key that differs from the pin was only used under ``key_change = "warn"``: the pin moves
+    to it with one warning, so later sends with the same key stay quiet.
+    """
+    used = [
+        (d.recipient.address, d.key)
+        for d in plan.decisions
+        if d.key is not None and d.key.source != "local" and d.action in ENCRYPTED
+    ]
+    when = now or datetime.now(UTC)
+    for address, key in used:
+        try:
+            _pin_used(rt, address, key, when)
+        except (E2emailError, OSError) as e:  # the message is gone: this must not fail it
+            log.warning("%s: could not record the key it was sent with: %s", address, e)
+
+
+def _pin_used(rt: Runtime, address: Address, key: Key, when: datetime) -> None:
+    store = store_for(rt.settings)
+    origin = key.origin or key.source
+    held = store.pin_first(str(address), key.protocol, key.fingerprint, origin, when)
+    if held.fingerprint == key.fingerprint:
+        return
+    if rt.settings.discovery.key_change != "warn":  # pinned meanwhile by another send
+        return
+    store.set_pin(
+        str(address), key.protocol, key.fingerprint, origin, when, previous=held.fingerprint
+    )
+    log.warning(
+        "%s: %s: the key was %s, %s now offers %s; sent with the new key, which is pinned "
+        "from now on (discovery.key_change = \"warn\")",
+        address, KEY_CHANGED, held.fingerprint, origin, key.fingerprint,
+    )  # fmt: skip
 
 
 def _result(future: cf.Future[lookup.Outcome], method: str, finished: bool) -> lookup.Outcome:
@@ -279,12 +318,14 @@ def accept(rt: Runtime, address: Address, fingerprint: str, *, now: datetime | N
             seen = [s for s in stored.sightings if Address(*_split(s.address)).matches(address)]
             if not seen:
                 break
+            before = store.pin(str(address), stored.protocol)
             store.set_pin(
                 str(address),
                 stored.protocol,
                 stored.fingerprint,
                 "accepted",
                 now or datetime.now(UTC),
+                previous=before.fingerprint if before else None,
             )
             return Key(stored.protocol, stored.fingerprint, seen[0].source, stored.user_ids)
     raise UsageError(

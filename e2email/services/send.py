@@ -199,7 +199,15 @@ def send_message(rt: Runtime, req: MessageRequest, *, now: datetime | None = Non
     demanded = require_tls_demanded(rt, req.require_tls)
     result = submit.submit(rt, account, sender, copies, require_tls=demanded, message_id=message_id)
     log.info("submitted %s (%d transaction(s))", message_id, len(copies))
+    _pin_used_keys(rt, plan)
     return SendOutcome(plan, message_id, account.name, result, len(copies))
+
+
+def _pin_used_keys(rt: Runtime, plan: Plan) -> None:
+    """Trust on first use: keys are pinned once a message was sent with them (discover.py)."""
+    from e2email.services import discover
+
+    discover.record_use(rt, plan)
 
 
 def _missing_fields(
@@ -244,4 +252,5 @@ def send(rt: Runtime, req: SendRequest, *, now: datetime | None = None) -> SendO
         message_id=draft.message_id,
     )  # a temporary failure queues the protected copies in the outbox (result.queued)
     log.info("submitted %s (%d transaction(s))", draft.message_id, len(copies))
+    _pin_used_keys(rt, plan)
     return SendOutcome(plan, draft.message_id, account.name, result, len(copies))

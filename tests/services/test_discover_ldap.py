@@ -1,4 +1,4 @@
-"""Discovery through LDAP (slapd with the GnuPG keyserver schema) and trust on first use."""
+"""Discovery through LDAP (slapd with the GnuPG keyserver schema); the keys CLI."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from e2email.adapters import ldap as ldap_adapter
 from e2email.cli.keys import keys_group
-from e2email.model import Action, Address, Protocol, Recipient, Role
-from e2email.services import discover, send
+from e2email.model import Address, Protocol
+from e2email.services import discover
 from tests.services.discover_helpers import (
     ZONE,
     World,
@@ -232,47 +232,6 @@ def test_ldap_filter_injection_is_harmless(world: World, local: str) -> None:
     assert found == ldap_adapter.Found()
 
 
-def test_key_change_detected_refused_then_accepted(world: World, tmp_path: Path) -> None:
-    stack = world.stack
-    address = Address("tofu", f"adv.{ZONE}")
-    old, key1 = world.keys.make(f"T <tofu@adv.{ZONE}>")
-    new, key2 = world.keys.make(f"T2 <tofu@adv.{ZONE}>")
-    publish(stack, address, key1)
-    rt = runtime(tmp_path, stack)
-    assert discover.discover(rt, [address])[address].key.fingerprint == old  # type: ignore[union-attr]
-    publish(stack, address, key2)
-    found = discover.discover(rt, [address], use_cache=False)[address]
-    assert found.changed == discover.KeyChange(old, new, "wkd-advanced")
-    assert ("wkd-advanced", "key-changed") in [(r.source, r.reason) for r in found.rejected]
-    recipient = Recipient(address, Role.TO)
-    plan = send.make_plan(rt, Address("alice", "example.test"), (recipient,))
-    [decision] = plan.decisions
-    assert decision.action is Action.REFUSE
-    assert decision.reason is not None and decision.reason.startswith("key-changed")
-    assert f"e2email keys accept {address} {new}" in decision.reason
-    discover.accept(rt, address, new)
-    plan = send.make_plan(rt, Address("alice", "example.test"), (recipient,))
-    assert plan.decisions[0].action is Action.OPENPGP
-    assert plan.decisions[0].key is not None and plan.decisions[0].key.fingerprint == new
-
-
-def test_key_change_warn_policy_uses_the_new_key(world: World, tmp_path: Path) -> None:
-    stack = world.stack
-    address = Address("warn", f"adv.{ZONE}")
-    _, key1 = world.keys.make(f"W <warn@adv.{ZONE}>")
-    new, key2 = world.keys.make(f"W2 <warn@adv.{ZONE}>")
-    publish(stack, address, key1)
-    rt = runtime(tmp_path, stack, extra='key_change = "warn"\n')
-    discover.discover(rt, [address])
-    publish(stack, address, key2)
-    rt = runtime(tmp_path, stack, extra='key_change = "warn"\npositive_ttl = 0\n')
-    plan = send.make_plan(rt, Address("alice", "example.test"), (Recipient(address, Role.TO),))
-    [decision] = plan.decisions
-    assert decision.action is Action.OPENPGP
-    assert decision.key is not None and decision.key.fingerprint == new
-    assert decision.key.warning is not None and decision.key.warning.startswith("key-changed")
-
-
 def test_cli_keys_locate_list_forget(world: World, tmp_path: Path) -> None:
     stack = world.stack
     publish(stack, Address("bob", "example.test"), fixture_key("bob"))
@@ -300,7 +259,7 @@ def test_cli_keys_locate_list_forget(world: World, tmp_path: Path) -> None:
     assert listed.exit_code == 0, listed.output
     data = json.loads(listed.output)
     assert [k["fingerprint"] for k in data["keys"]] == [fingerprint("bob")]
-    assert data["pins"][0]["address"] == "bob@example.test"
+    assert data["pins"] == []  # a lookup pins nothing (tests/services/test_tofu_stack.py)
     forgot = runner.invoke(keys_group, ["forget", "bob@example.test"], obj=str(cfg))
     assert forgot.exit_code == 0 and "forgot" in forgot.output
     listed = json.loads(runner.invoke(keys_group, ["list", "--json"], obj=str(cfg)).output)
