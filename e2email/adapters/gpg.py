@@ -9,6 +9,9 @@ status lines itself and turns them into values and exceptions:
   buffer is dropped and ``IntegrityError`` raised. ``--ignore-mdc-error`` is never passed.
 * gpg never reaches the network on our behalf (no auto-key-retrieve / auto-key-locate).
 * OpenPGP compression is off unless asked for (it costs 17x throughput, see performance.md).
+* No process is started before one is needed: python-gnupg's constructor runs
+  ``gpg --list-config`` to learn the version; ours assumes GnuPG 2.1 or later (what cv25519
+  keys need anyway) and asks gpg for its version only when ``version()`` is called.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from e2email.model import Address
 logging.getLogger("gnupg").setLevel(logging.ERROR)
 
 OFFLINE = ["--no-auto-key-retrieve", "--auto-key-locate", "clear,nodefault"]
+ASSUMED_VERSION = (2, 1)  # python-gnupg's switches for 2.1+ (--with-keygrip, import-show)
+PIPE_BUFFER = 1 << 20  # python-gnupg's pump reads and writes this much at a time
 VALIDITY_REASONS = {"r": "revoked", "e": "expired", "i": "invalid", "d": "disabled"}
 
 
@@ -184,21 +189,25 @@ class Gpg:
 
     def _impl(self) -> Any:
         if self._gpg is None:
-            import gnupg
-
-            try:
-                self._gpg = gnupg.GPG(
-                    gpgbinary=self.binary,
-                    gnupghome=str(self.home) if self.home else None,
-                )
-            except (OSError, ValueError, RuntimeError) as e:
-                raise ConfigError(f"cannot run gpg ({self.binary}): {e}") from None
-            self._gpg.encoding = "utf-8"
+            if self.home is not None and not self.home.is_dir():
+                raise ConfigError(f"cannot run gpg ({self.binary}): no GnuPG home {self.home}")
+            self._gpg = client(self.binary, self.home)
         return self._gpg
 
     def version(self) -> str:
-        """gpg's version as a dotted string."""
-        return ".".join(str(x) for x in self._impl().version)
+        """gpg's version as a dotted string (runs ``gpg --version``)."""
+        import subprocess
+
+        try:
+            out = subprocess.run(
+                [self.binary, "--version"], capture_output=True, check=True, timeout=30
+            ).stdout.decode("utf-8", "replace")
+        except (OSError, subprocess.SubprocessError) as e:
+            raise ConfigError(f"cannot run gpg ({self.binary}): {e}") from None
+        words = out.split("\n", 1)[0].split()
+        if not words or not words[-1][:1].isdigit():
+            raise ConfigError(f"cannot run gpg ({self.binary}): unexpected --version output")
+        return words[-1]
 
     def keys(
         self, pattern: str | list[str] | None = None, *, secret: bool = False
@@ -341,6 +350,32 @@ class Gpg:
         """Import keys; return the fingerprints gpg reported."""
         result = self._impl().import_keys(data)
         return [f for f in (result.fingerprints or []) if f]
+
+
+def client(binary: str, home: Path | None) -> Any:
+    """A python-gnupg ``GPG`` built without running gpg (see the module docstring)."""
+    import gnupg
+
+    class Client(gnupg.GPG):  # type: ignore[misc]
+        def __init__(self) -> None:  # the attributes GPG.__init__ sets, minus its gpg run
+            self.gpgbinary = binary
+            self.gnupghome = str(home) if home else None
+            self.env = None
+            self.keyring = self.secret_keyring = self.options = None
+            self.verbose = self.use_agent = False
+            self.on_data = None
+            self.encoding = "utf-8"
+            self.version = ASSUMED_VERSION
+            self.check_fingerprint_collisions = False
+            self.buffer_size = PIPE_BUFFER
+
+        def _open_subprocess(self, args: Any, passphrase: bool = False) -> Any:
+            try:
+                return super()._open_subprocess(args, passphrase)
+            except OSError as e:
+                raise ConfigError(f"cannot run gpg ({binary}): {e.strerror or e}") from None
+
+    return Client()
 
 
 def _reason(result: Any, status: list[tuple[str, str]]) -> str:
