@@ -19,6 +19,7 @@ from e2email.services.send import (
     MessageRequest,
     SendOutcome,
     SendRequest,
+    refusal,
     send,
     send_message,
 )
@@ -73,6 +74,13 @@ from e2email.services.send import (
     help="Ask every later hop to use TLS or bounce (RFC 8689 REQUIRETLS); "
     "refuse (exit 77) if the submission server does not offer it.",
 )
+@click.option(
+    "--partial",
+    is_flag=True,
+    help="When some recipients are refused (no usable key, MX path below the transport "
+    "floor), still send to the others; the refused are named and the exit status stays "
+    "67/77. Without it nothing is sent to anyone.",
+)
 @click.pass_context
 def send_command(
     ctx: click.Context,
@@ -88,6 +96,7 @@ def send_command(
     dry_run: bool,
     as_json: bool,
     require_tls: bool,
+    partial: bool,
 ) -> None:
     """Encrypt and send one message.
 
@@ -95,8 +104,9 @@ def send_command(
     OpenPGP key, S/MIME for a certificate, one copy per protocol and one per Bcc recipient.
     The real Subject travels inside the encryption; outside it reads "[...]" (RFC 9788).
     A recipient without a usable key gets the message only if policy allows it (signed,
-    when you have a signing key); otherwise NOTHING is sent to anyone and the command
-    exits 67 (no key) or 77 (policy). See docs/protection.md.
+    when you have a signing key); otherwise NOTHING is sent to anyone (--partial: only
+    that recipient is left out) and the command exits 67 (no key) or 77 (policy). See
+    docs/protection.md.
 
     \b
     Examples:
@@ -112,15 +122,18 @@ def send_command(
                 "--message sends a ready message: its recipients, subject and body come "
                 "from the file (drop --to/--cc/--bcc/--subject/--body-file/--attach)"
             )
-        outcome = _send_ready(ctx, message_file, sender, account, dry_run, require_tls)
+        outcome = _send_ready(ctx, message_file, sender, account, dry_run, require_tls, partial)
     else:
         outcome = _compose(
-            ctx, sender, to, cc, bcc, subject, body_file, attach, account, dry_run, require_tls
-        )
+            ctx, sender, to, cc, bcc, subject, body_file, attach, account, dry_run, require_tls,
+            partial,
+        )  # fmt: skip
     if as_json:
         print_json(outcome_json(outcome, dry_run))
     else:
         _print_human(outcome, dry_run)
+    if outcome.plan.refused and not dry_run:  # --partial: the others got it; name the refused
+        raise refusal(outcome.plan, others_sent=True)
 
 
 def _compose(
@@ -135,6 +148,7 @@ def _compose(
     account: str | None,
     dry_run: bool,
     require_tls: bool,
+    partial: bool,
 ) -> SendOutcome:
     if sender is None:
         raise UsageError("--from is required (or use --message FILE)")
@@ -153,6 +167,7 @@ def _compose(
         dry_run=dry_run,
         require_tls=require_tls,
         attachments=tuple(attachment(a) for a in attach),
+        partial=partial,
     )
     return send(runtime(ctx), req)
 
@@ -164,6 +179,7 @@ def _send_ready(
     account: str | None,
     dry_run: bool,
     require_tls: bool,
+    partial: bool,
 ) -> SendOutcome:
     raw = read_input(message_file, "--message")
     req = MessageRequest(
@@ -172,6 +188,7 @@ def _send_ready(
         account=account,
         dry_run=dry_run,
         require_tls=require_tls,
+        partial=partial,
     )
     return send_message(runtime(ctx), req)
 

@@ -13,7 +13,13 @@ from e2email.config import RequireTls
 from e2email.core import compose, policy
 from e2email.core.compose import Attachment, Draft, Mailbox
 from e2email.core.mime import Stream
-from e2email.errors import MessageError, NoUsableKeyError, PolicyRefusedError, UsageError
+from e2email.errors import (
+    E2emailError,
+    MessageError,
+    NoUsableKeyError,
+    PolicyRefusedError,
+    UsageError,
+)
 from e2email.model import Action, Address, Decision, Plan, Recipient, Role, SubmitResult
 from e2email.services import protect, submit, transport
 from e2email.services.runtime import Runtime
@@ -44,6 +50,7 @@ class SendRequest:
     dry_run: bool = False
     require_tls: bool = False
     attachments: tuple[AttachmentFile, ...] = ()
+    partial: bool = False  # send to the others when some are refused (contract.md)
 
 
 @dataclass(frozen=True)
@@ -97,15 +104,30 @@ def make_plan(rt: Runtime, sender: Address, recipients: tuple[Recipient, ...]) -
     return Plan(sender, tuple(decisions))
 
 
-def check_plan(plan: Plan) -> None:
-    """Raise if any recipient is refused: nothing is sent to anyone (contract.md)."""
+def check_plan(plan: Plan, *, partial: bool = False) -> Plan:
+    """Raise if any recipient is refused: nothing is sent to anyone (contract.md).
+
+    With ``partial`` (``send --partial``) and someone left to send to, the plan without the
+    refused recipients comes back instead; the caller names them afterwards (``refusal``).
+    """
     refused = plan.refused
     if not refused:
-        return
+        return plan
+    if partial and len(refused) < len(plan.decisions):
+        return Plan(plan.sender, tuple(d for d in plan.decisions if d.action is not Action.REFUSE))
+    raise refusal(plan)
+
+
+def refusal(plan: Plan, *, others_sent: bool = False) -> E2emailError:
+    """The error naming the refused recipients: 67 when a required key is missing, else 77."""
+    refused = plan.refused
     lines = "; ".join(f"{d.recipient.address}: {d.reason}" for d in refused)
+    what = "nothing sent"
+    if others_sent:
+        what = "not sent to them (--partial: the others' copies were sent or queued)"
     if policy.refusal_exit_code(refused) == NoUsableKeyError.exit_code:
-        raise NoUsableKeyError(f"no usable key, nothing sent: {lines}")
-    raise PolicyRefusedError(f"policy refused, nothing sent: {lines}")
+        return NoUsableKeyError(f"no usable key, {what}: {lines}")
+    return PolicyRefusedError(f"policy refused, {what}: {lines}")
 
 
 def require_tls_where_cleartext(
@@ -167,6 +189,7 @@ class MessageRequest:
     account: str | None = None
     dry_run: bool = False
     require_tls: bool = False
+    partial: bool = False  # send to the others when some are refused (contract.md)
 
 
 def send_message(rt: Runtime, req: MessageRequest, *, now: datetime | None = None) -> SendOutcome:
@@ -193,9 +216,9 @@ def send_message(rt: Runtime, req: MessageRequest, *, now: datetime | None = Non
         plan = make_plan(rt, sender, recipients)
     if req.dry_run:
         return SendOutcome(plan, message_id, account.name)
-    check_plan(plan)
+    sendable = check_plan(plan, partial=req.partial)
     mode = rt.settings.policy.require_tls
-    copies = require_tls_where_cleartext(plan, protect.build_copies(rt, plan, out), mode)
+    copies = require_tls_where_cleartext(sendable, protect.build_copies(rt, sendable, out), mode)
     demanded = require_tls_demanded(rt, req.require_tls)
     result = submit.submit(rt, account, sender, copies, require_tls=demanded, message_id=message_id)
     log.info("submitted %s (%d transaction(s))", message_id, len(copies))
@@ -237,10 +260,10 @@ def send(rt: Runtime, req: SendRequest, *, now: datetime | None = None) -> SendO
     draft, files = _draft(req, now or datetime.now(UTC))
     if req.dry_run:
         return SendOutcome(plan, draft.message_id, account.name)
-    check_plan(plan)
+    sendable = check_plan(plan, partial=req.partial)
     copies = require_tls_where_cleartext(
-        plan,
-        protect.build_copies(rt, plan, compose.outgoing(draft), files),
+        sendable,
+        protect.build_copies(rt, sendable, compose.outgoing(draft), files),
         rt.settings.policy.require_tls,
     )
     result = submit.submit(
