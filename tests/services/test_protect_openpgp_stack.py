@@ -128,6 +128,25 @@ def test_bcc_copy_is_separate_and_invisible(
     assert parse(d.stdout)["Subject"] == SUBJECT
 
 
+@pytest.mark.parametrize(("sign", "to_self"), [(True, True), (False, False)])
+def test_openpgp_sign_and_encrypt_to_self(
+    stack: Any, tmp_path: Path, alice: GpgHome, bob: GpgHome, sign: bool, to_self: bool
+) -> None:
+    # contract.md [openpgp] sign / encrypt_to_self: a signature inside, a PKESK for alice
+    cli = make_cli(tmp_path, stack, alice.path, smime=False)
+    settings = f"[openpgp]\nsign = {str(sign).lower()}\nencrypt_to_self = {str(to_self).lower()}\n"
+    cli.config.write_text(cli.config.read_text().replace("[openpgp]\n", settings))
+    before = stack.sink.snapshot()
+    assert send(cli, "--to", "bob@example.test").returncode == 0
+    [raw] = stack.sink.wait_new(before, 1)
+    assert bool(keyids(bob, raw) & subkey_ids("alice")) is to_self
+    assert alice.decrypt(armored(raw)).returncode == (0 if to_self else 2)
+    d = bob.decrypt(armored(raw))
+    assert d.returncode == 0, d.stderr.decode()
+    signed = any(s.startswith("VALIDSIG") for s in status_lines(d.stderr))
+    assert signed is sign
+
+
 def test_signed_only_copy_verifies_after_postfix(
     stack: Any, tmp_path: Path, alice: GpgHome, bob: GpgHome, work: Workdir
 ) -> None:
