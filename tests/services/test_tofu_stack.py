@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from e2email.adapters.keystore import KeyStore
 from e2email.model import Address
 from tests.services.discover_helpers import ZONE, World, build_world, publish
 from tests.support import Cli, GpgHome, account_toml, cli_env, write_config
@@ -47,6 +48,8 @@ class Tofu:
         self.new, self._new = world.keys.make(f"New <{self.address}>")
         body = account_toml(self.stack)
         body += f'[discovery]\nmethods = ["wkd"]\nkey_change = "{key_change}"\n'
+        body += f'store_dir = "{tmp / "store"}"\ncache_dir = "{tmp / "cache"}"\n'
+        self.store = KeyStore(tmp / "store", tmp / "cache")
         body += "positive_ttl = 0\n"  # every send asks WKD again: the published key is the truth
         body += '[policy]\nencrypt = "required"\n'
         self.cli = Cli(write_config(tmp, self.stack, alice.path, body), cli_env(tmp))
@@ -75,7 +78,8 @@ class Tofu:
         return json.loads(p.stdout) if "--json" in args else p.stdout.decode()
 
     def pins(self) -> list[tuple[str, str | None]]:
-        return [(p["fingerprint"], p.get("previous")) for p in self.keys("list", "--json")["pins"]]
+        """(fingerprint, previous) of each pin, read from the store (``keys list`` shows it)."""
+        return [(p.fingerprint, p.previous) for p in self.store.pins()]
 
 
 def test_locate_pins_nothing_the_first_send_does_and_a_change_waits_for_accept(
@@ -104,6 +108,10 @@ def test_locate_pins_nothing_the_first_send_does_and_a_change_waits_for_accept(
     ]
     t.keys("accept", str(t.address), t.old)
     assert t.pins() == [(t.old, t.new)]
+    listed = t.keys("list", "--json")["pins"]
+    assert [(p["fingerprint"], p["previous"], p["source"]) for p in listed] == [
+        (t.old, t.new, "accepted")
+    ]
     assert t.sent_with()[0] == t.old
     assert t.stack.sink.snapshot() - before, "the accepted key's message was delivered"
 
