@@ -102,7 +102,7 @@ def test_a_silent_server_costs_the_probe_timeout_not_more(
         r = one(scenarios, tmp_path, "silent", probe_timeout=1)
         elapsed = time.monotonic() - t0
     assert r.verdict == "unknown" and "timed out" in r.reason
-    assert elapsed < 2.5
+    assert elapsed < 5.0  # 1 s probe timeout plus room for a loaded machine (default: 10 s)
 
 
 def test_dane_ee_match(scenarios: Scenarios, tmp_path: Path) -> None:
