@@ -249,9 +249,16 @@ def test_a_refused_token_exits_77_without_echoing_it(
     assert token.encode() not in p.stderr + p.stdout
 
 
-def test_a_mechanism_the_server_lacks_is_a_config_error(stack: Any, tmp_path: Path) -> None:
-    # the stack's own Dovecot offers PLAIN and LOGIN only
-    cfg = write_config(tmp_path, stack, stack.imap_tls, "tls", token_auth("tok-123456"))
+@pytest.mark.parametrize(
+    ("mechanism", "code", "says"),
+    [(None, 77, b"no usable AUTH mechanism"), ("oauthbearer", 78, b"but the server offers")],
+)
+def test_a_server_without_oauth_gets_no_token(
+    stack: Any, tmp_path: Path, mechanism: str | None, code: int, says: bytes
+) -> None:
+    # the stack's own Dovecot offers PLAIN and LOGIN only: "auto" finds nothing to use (77),
+    # a forced mechanism it lacks is a configuration error (78); neither is tried
+    cfg = write_config(tmp_path, stack, stack.imap_tls, "tls", token_auth("tok-123456", mechanism))
     p = dry_run(Cli(cfg, cli_env(tmp_path)))
-    assert p.returncode == 77 and b"no usable AUTH mechanism" in p.stderr, p.stderr
+    assert p.returncode == code and says in p.stderr, p.stderr
     assert b"tok-123456" not in p.stderr
