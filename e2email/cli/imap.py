@@ -81,7 +81,10 @@ def decrypt_command(
     signature was good. Originals are marked $E2emailDecrypted, so running the
     command again only picks up new mail. A message that fails its integrity
     check, or whose encrypted part is not the whole message (EFAIL), is reported
-    and never decrypted. Exit status: 0 when every message was handled, 65 when
+    and never decrypted. The run logs in over verified TLS with the account's
+    password, or its OAuth token (oauth_token_command: OAUTHBEARER/XOAUTH2);
+    tls_fingerprint (or imap_tls_fingerprint) pins the server's certificate.
+    Exit status: 0 when every message was handled, 65 when
     some could not be decrypted (they are listed), 75/77/78 when the run itself
     failed (connection, credentials, configuration). See docs/imap.md.
 
