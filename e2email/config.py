@@ -7,7 +7,6 @@ environment in, ``Settings`` out, or a ``ConfigError`` that names the file and t
 
 from __future__ import annotations
 
-import difflib
 import os
 import tomllib
 from collections.abc import Callable, Mapping
@@ -211,6 +210,8 @@ class _Reader:
         """Refuse keys that nothing read: a typo must not silently become a default."""
         for name in self.table:
             if name not in self.seen:
+                import difflib  # only for the 'did you mean' of an unknown key
+
                 close = difflib.get_close_matches(name, sorted(self.seen), n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 raise self.fail(name, f"unknown key{hint}")

@@ -16,7 +16,6 @@ Pure: header lists and entities in, header lists and entities out.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Iterable
 from email.message import EmailMessage, Message
 
@@ -132,6 +131,8 @@ def _decorate(part: Message, hidden: Fields) -> None:
     text = str(part.get_content())
     lines = [f"{n}: {v}" for n, v in hidden]
     if part.get_content_subtype() == "html":
+        import html  # only for the legacy display of an HTML part
+
         element = (
             f'<div class="{LEGACY_CLASS}"><pre>' + html.escape("\n".join(lines)) + "</pre></div>"
         )

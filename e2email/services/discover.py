@@ -17,22 +17,28 @@ the next change, back to the old key included, warns again.
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import cached_property, partial
+from typing import TYPE_CHECKING
 
-from e2email.adapters import ldap as ldap_adapter
-from e2email.adapters.keystore import KeyStore
 from e2email.config import Settings
 from e2email.errors import ConfigError, E2emailError, UsageError
 from e2email.model import Action, Address, Decision, Key, Plan, Protocol, Recipient, Rejection
 from e2email.services import keys as local_keys
-from e2email.services import lookup
 from e2email.services.runtime import Runtime
+
+if TYPE_CHECKING:
+    import concurrent.futures as cf
+
+    from e2email.adapters.keystore import KeyStore
+    from e2email.services import lookup
+
+# The network methods (services.lookup: HTTP, LDAP, DNS; the key store) load only when an
+# address needs them: with every key in the local keyring, the sendmail path skips them.
 
 NETWORK_METHODS = ("wkd", "ldap", "dane")
 KEY_CHANGED = "key-changed"
@@ -69,6 +75,8 @@ def store_for(settings: Settings) -> KeyStore:
     d = settings.discovery
     if d.store_dir is None or d.cache_dir is None:
         raise ConfigError("no HOME or XDG directories: set discovery.store_dir and cache_dir")
+    from e2email.adapters.keystore import KeyStore
+
     return KeyStore(d.store_dir, d.cache_dir)
 
 
@@ -98,6 +106,8 @@ class Discovery:
     @cached_property
     def ctx(self) -> lookup.Context:
         """What the methods share."""
+        from e2email.services import lookup
+
         return lookup.Context(self.settings, self.rt.resolver, self.rt.tls_context, self.now)
 
     def run(self, addresses: Sequence[Address]) -> dict[Address, Found]:
@@ -126,6 +136,8 @@ class Discovery:
             keys += [key] if key else []
             rejected += why
         if Protocol.SMIME in self.protocols and self.settings.smime.certificates_dir:
+            from e2email.services import lookup
+
             out = lookup.local_smime(address, self.ctx)
             keys += out.keys
             rejected += out.rejected
@@ -159,6 +171,8 @@ class Discovery:
         if key.expires is not None and key.expires <= self.now:
             return False
         if key.protocol is Protocol.SMIME and key.material is not None:
+            from e2email.services import lookup
+
             out = lookup.judge_certificates([key.material], address, "cache", self.ctx)
             return bool(out.keys)
         return True
@@ -166,6 +180,9 @@ class Discovery:
     # -- the network -------------------------------------------------------------------------
 
     def _tasks(self, address: Address) -> list[tuple[str, Callable[[float], lookup.Outcome]]]:
+        from e2email.adapters import ldap as ldap_adapter
+        from e2email.services import lookup
+
         tasks: list[tuple[str, Callable[[float], lookup.Outcome]]] = []
         openpgp = Protocol.OPENPGP in self.protocols
         for method in self.settings.discovery.methods:
@@ -189,11 +206,15 @@ class Discovery:
         jobs = [(a, m, fn) for a in addresses for m, fn in self._tasks(a)]
         outcomes: dict[Address, list[tuple[str, lookup.Outcome]]] = {a: [] for a in addresses}
         if jobs:
+            import concurrent.futures as cf
+
             pool = cf.ThreadPoolExecutor(max_workers=min(32, len(jobs)))
             futures = {pool.submit(fn, budget): (a, m) for a, m, fn in jobs}
             done, _ = cf.wait(futures, timeout=max(0.0, deadline - time.monotonic()))
             pool.shutdown(wait=False, cancel_futures=True)
             results = [(a, m, _result(f, m, f in done)) for f, (a, m) in futures.items()]
+            from e2email.services import lookup
+
             settled = lookup.settle([(a, o) for a, _, o in results], self.ctx)
             for (address, method, _), outcome in zip(results, settled, strict=True):
                 outcomes[address].append((method, outcome))
@@ -286,6 +307,8 @@ def _pin_used(rt: Runtime, address: Address, key: Key, when: datetime) -> None:
 
 
 def _result(future: cf.Future[lookup.Outcome], method: str, finished: bool) -> lookup.Outcome:
+    from e2email.services import lookup
+
     if not finished:
         future.cancel()
         return lookup.failed(method, "timeout")

@@ -21,7 +21,7 @@ from e2email.errors import (
     UsageError,
 )
 from e2email.model import Action, Address, Decision, Plan, Recipient, Role, SubmitResult
-from e2email.services import protect, submit, transport
+from e2email.services import protect, submit
 from e2email.services.runtime import Runtime
 
 log = logging.getLogger("e2email.send")
@@ -85,7 +85,10 @@ def make_plan(rt: Runtime, sender: Address, recipients: tuple[Recipient, ...]) -
     keyless = [
         r.address.domain for r in recipients if r.address not in found or not found[r.address].key
     ]
-    transport.prefetch(rt, keyless)  # MX paths of all keyless recipients' domains at once
+    if keyless:  # transport policy (MTA-STS, DANE, probes) loads only when a recipient needs it
+        from e2email.services import transport
+
+        transport.prefetch(rt, keyless)  # MX paths of all keyless recipients' domains at once
     decisions = []
     for r in recipients:
         changed = discover.change_refusal(rt.settings, r, found.get(r.address))
@@ -95,13 +98,20 @@ def make_plan(rt: Runtime, sender: Address, recipients: tuple[Recipient, ...]) -
         key = found[r.address].key if r.address in found else None
         rejected = found[r.address].rejected if r.address in found else ()
         encrypt, floor = policy.effective(rt.settings.policy, r)
-        verdict, why = (None, "") if key else transport.verdict_for(rt, r.address.domain)
+        verdict, why = (None, "") if key else _verdict(rt, r.address.domain)
         decisions.append(
             policy.decide(
                 r, key, rejected, encrypt=encrypt, floor=floor, verdict=verdict, verdict_reason=why
             )
         )
     return Plan(sender, tuple(decisions))
+
+
+def _verdict(rt: Runtime, domain: str) -> tuple[str | None, str]:
+    """The transport verdict of a keyless recipient's domain (the module loads on demand)."""
+    from e2email.services import transport
+
+    return transport.verdict_for(rt, domain)
 
 
 def check_plan(plan: Plan, *, partial: bool = False) -> Plan:

@@ -1,0 +1,61 @@
+"""The sendmail path loads only what a send with local keys needs (performance.md).
+
+Each module kept off the path saves its import on every message mutt or git send-email hands
+over: the network discovery methods (HTTP, LDAP, the key store), transport policy (MTA-STS,
+DANE, MX probes) and dnspython when the server is an address.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.support import GpgHome
+
+PLAN = """
+import sys
+from e2email import config
+from e2email.model import Address, Recipient, Role
+from e2email.services import send
+from e2email.services.runtime import Runtime
+
+rt = Runtime(config.parse(sys.argv[1], env={"HOME": sys.argv[2]}))
+bob = Address("bob", "example.test")
+plan = send.make_plan(rt, Address("alice", "example.test"), (Recipient(bob, Role.TO),))
+assert plan.decisions[0].key is not None, plan
+print(" ".join(sorted(sys.modules)))
+"""
+
+OFF_THE_PATH = (
+    "e2email.services.lookup",
+    "e2email.services.transport",
+    "e2email.services.mxpath",
+    "e2email.adapters.ldap",
+    "e2email.adapters.http",
+    "e2email.adapters.keystore",
+    "e2email.core.mtasts",
+    "concurrent.futures",
+    "dns.resolver",
+    "ldap3",
+    "difflib",
+    "html",
+)
+
+
+def test_a_plan_with_local_keys_loads_no_network_method(
+    tmp_path: Path, gpg_home: Callable[..., GpgHome]
+) -> None:
+    home = gpg_home(secret=["alice"], public=["bob"])
+    text = f'[openpgp]\ngnupghome = "{home.path}"\n[discovery]\nmethods = ["local"]\n'
+    p = subprocess.run(
+        [sys.executable, "-c", PLAN, text, str(tmp_path)],
+        capture_output=True,
+        check=False,
+        timeout=60,
+    )
+    assert p.returncode == 0, p.stderr.decode()
+    loaded = set(p.stdout.decode().split())
+    assert "e2email.services.discover" in loaded  # the plan did run discovery
+    assert not loaded.intersection(OFF_THE_PATH), sorted(loaded.intersection(OFF_THE_PATH))
