@@ -171,11 +171,18 @@ def test_untrusted_certificate_sends_nothing(
 ) -> None:
     cli = make_cli(tmp_path, stack, alice, account_toml(stack, endpoint=getattr(stack, endpoint)))
     before = stack.sink.snapshot()
-    p = send_as_alice(cli, "--to", "bob@example.test")
+    p = send_as_alice(cli, "--to", "bob@example.test", stdin=b"untrusted-body-marker\n")
     out = p.stderr + p.stdout
     # security.md item 1: nothing sent; exit 75, or 0 only when durably queued in the outbox
     assert p.returncode == 75 or (p.returncode == 0 and b"queue" in out), out.decode()
     assert needle in out
+    if p.returncode == 0:  # queued: as ciphertext, and a flush meets the same refusal
+        [entry] = json.loads(cli("queue", "list", "--json").stdout)
+        assert needle.decode() in entry["last_error"]
+        stored = b"".join(f.read_bytes() for f in tmp_path.rglob("outbox/queue/*.msg"))
+        assert b"-----BEGIN PGP MESSAGE-----" in stored and b"untrusted-body-marker" not in stored
+        flush = cli("queue", "flush")
+        assert flush.returncode == 75 and needle in flush.stderr, flush.stderr.decode()
     assert_nothing_delivered(stack, before)
 
 
