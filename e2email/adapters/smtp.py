@@ -395,8 +395,17 @@ def stuffed(chunks: Iterable[bytes]) -> Iterator[bytes]:
 
 def _lines(block: bytes, at_start: bool) -> bytes:
     """CRLF line ends and doubled leading dots for ``block`` (which ends a line or is a piece
-    of one); ``at_start``: it begins a line."""
-    out = block.replace(b"\r\n", b"\n").replace(b"\n.", b"\n..").replace(b"\n", b"\r\n")
+    of one); ``at_start``: it begins a line.
+
+    What e2email itself assembled already has CRLF ends and no line starting with a dot
+    (base64 and armor have no dot at all): a few scans find that out and the block goes on
+    as it is, without a copy.
+    """
+    no_dots = b"." not in block or b"\n." not in block  # the first is a plain memchr
+    if no_dots and block.count(b"\n") == block.count(b"\r\n"):
+        out = block
+    else:
+        out = block.replace(b"\r\n", b"\n").replace(b"\n.", b"\n..").replace(b"\n", b"\r\n")
     return b"." + out if at_start and out.startswith(b".") else out
 
 

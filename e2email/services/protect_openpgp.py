@@ -1,7 +1,7 @@
 """PGP/MIME copies (RFC 3156): encrypted (and signed in one pass), or signed only.
 
-The payload streams from its segments into gpg, and gpg's armored output goes to a file in
-the job's private directory: a large attachment is never several copies in memory.
+The payload streams from its segments into gpg, and gpg's armored output streams into the
+copy's file in the job's private directory: a large attachment is never whole in memory.
 """
 
 from __future__ import annotations
@@ -50,17 +50,15 @@ def encrypted_copy(job: Job, decisions: tuple[Decision, ...]) -> Spool:
     ]
     framing = pgpmime.encrypted_framing(compose.render_headers(outer), b)
     segments = mime.render(job.encrypted_payload(), utf8=job.out.utf8)
-    armored = job.scratch(".asc")
+    out = Assembly(job.scratch(".eml"))
+    out.add(framing.head)
     job.rt.gpg.encrypt_stream(
         reader(segments, job.files),
         fprs,
-        armored,
+        out.add_armored,  # gpg's output goes straight into the copy, as it comes
         sign_with=signer,
         extra_keys=material,
     )
-    out = Assembly(job.scratch(".eml"))
-    out.add(framing.head)
-    out.add_armored(armored)
     out.add(framing.tail)
     return out.finish()
 

@@ -7,7 +7,6 @@ a signing-only or expired certificate without a word.
 
 from __future__ import annotations
 
-import base64
 import logging
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
@@ -24,7 +23,7 @@ from e2email.errors import (
     UnsupportedError,
 )
 from e2email.model import Decision
-from e2email.services.payload import Assembly, chunks, size, to_bytes
+from e2email.services.payload import Assembly, base64_lines, chunks, size, to_bytes
 from e2email.services.protect_openpgp import boundary
 from e2email.services.runtime import Runtime
 
@@ -173,8 +172,7 @@ def b64_stream(chunks: Iterable[bytes]) -> Iterator[bytes]:
 
 
 def _lines(data: bytes) -> bytes:
-    enc = base64.b64encode(data)
-    return b"\r\n".join([enc[j : j + 76] for j in range(0, len(enc), 76)]) + b"\r\n"
+    return base64_lines(data) + b"\r\n"
 
 
 def _signed_pieces(content: bytes, me: cms.Identity) -> list[bytes]:
