@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -104,8 +105,9 @@ def run(
     stdin: Path | bytes | None = None,
     env: dict[str, str] | None = None,
     ok: Callable[[bytes], bool] | None = None,
+    timeout: float = 600,
 ) -> Run:
-    """Run ``argv`` to completion and measure it; SystemExit when it fails."""
+    """Run ``argv`` to completion and measure it; SystemExit when it fails or hangs."""
     with contextlib.ExitStack() as stack:
         out = stack.enter_context(tempfile.TemporaryFile())
         err = stack.enter_context(tempfile.TemporaryFile())
@@ -118,7 +120,15 @@ def run(
             source.write(stdin)
             source.seek(0)
         launcher = [sys.executable, "-I", "-S", "-c", LAUNCHER, report.name, *argv]
-        subprocess.run(launcher, stdin=source, stdout=out, stderr=err, env=env, check=False)
+        proc = subprocess.Popen(
+            launcher, stdin=source, stdout=out, stderr=err, env=env, start_new_session=True
+        )
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)  # the launcher and what it started
+            proc.wait()
+            raise SystemExit(f"{argv[0]} did not finish within {timeout:g} s") from None
         wall, cpu, peak, code = report.read().split()
         out.seek(0)
         err.seek(0)
