@@ -274,13 +274,15 @@ class Gpg:
         *,
         sign_with: str | None = None,
         extra_keys: Sequence[bytes] = (),
+        armor: bool = True,
     ) -> None:
-        """Encrypt (and sign) a stream, handing the armored output to ``output`` chunk by chunk.
+        """Encrypt (and sign) a stream, handing the output to ``output`` chunk by chunk.
 
         Neither side is ever whole in memory: the source is pumped into gpg while its output
-        is read and passed on. ``extra_keys`` (OpenPGP key material found by discovery) are
-        usable as recipients for this call only: they go into a throwaway keyring, never the
-        user's.
+        is read and passed on. ``armor`` False gives the binary packets (the caller armors:
+        gpg's own armor costs it three times its encryption). ``extra_keys`` (OpenPGP key
+        material found by discovery) are usable as recipients for this call only: they go
+        into a throwaway keyring, never the user's.
         """
         args = [*OFFLINE, "--compress-algo", "none"]
         impl = self._impl()
@@ -290,7 +292,7 @@ class Gpg:
             impl.on_data = _passing_on(output)
             try:
                 result = impl.encrypt_file(
-                    source, recipients, armor=True, always_trust=True, sign=sign_with,
+                    source, recipients, armor=armor, always_trust=True, sign=sign_with,
                     extra_args=args,
                 )  # fmt: skip
             finally:

@@ -5,12 +5,18 @@ splitting, stuffing and joining it for SMTP, and again for the outbox) costs sev
 message in RSS (performance.md). A :class:`Spool` is an open file whose name is already gone:
 it can be read any number of times (``pread``, so readers never share an offset), it is
 freed when closed or garbage-collected, and nothing else on the machine can open it.
+
+A :class:`GrowingSpool` is one still being written: protection writes a large copy into it
+in one thread while the SMTP client in another already sends what is there, so encryption
+and submission overlap. Readers wait for more, and get the writer's exception if it fails.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
+import threading
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,23 +32,30 @@ class Spool:
         self._file = file
         self._fd = file.fileno()
         self.offset = offset
-        self.size = os.fstat(self._fd).st_size - offset if size is None else size
+        self._size = os.fstat(self._fd).st_size - offset if size is None else size
         self._closer = weakref.finalize(self, file.close)
 
-    @classmethod
-    def adopt(cls, path: Path) -> Spool:
-        """Take over a file that was just written: open it, then remove its name."""
-        file = path.open("rb")
-        path.unlink()
-        return cls(file)
+    @property
+    def size(self) -> int:
+        """The length in bytes."""
+        return self._size
+
+    @property
+    def known_size(self) -> int | None:
+        """The length if it is final already (a growing spool's is not)."""
+        return self._size
+
+    def _end(self, pos: int) -> int:
+        """Where what can be read from ``pos`` on ends (a growing spool waits for more)."""
+        return self.offset + self._size
 
     def chunks(self, size: int = CHUNK) -> Iterator[bytes]:
         """The bytes in pieces of at most ``size``."""
-        pos, end = self.offset, self.offset + self.size
-        while pos < end:
+        pos = self.offset
+        while pos < (end := self._end(pos)):
             piece = os.pread(self._fd, min(size, end - pos), pos)
             if not piece:
-                raise OSError(f"spool truncated at {pos - self.offset} of {self.size} bytes")
+                raise OSError(f"spool truncated at {pos - self.offset} bytes")
             pos += len(piece)
             yield piece
 
@@ -80,3 +93,73 @@ class Spool:
 
     def __len__(self) -> int:
         return self.size
+
+    def __bool__(self) -> bool:  # never through __len__, which waits for a growing spool
+        return True
+
+
+class GrowingSpool(Spool):
+    """A spool its writer is still appending to; ``finish()`` or ``fail()`` ends it.
+
+    ``chunks()`` follows the writer, waiting for more; ``size`` (and so ``read``, ``sha256``,
+    ``copy_to``) waits for the end. Either raises the writer's exception if it failed.
+    """
+
+    def __init__(self, directory: Path | None = None) -> None:
+        file = tempfile.TemporaryFile(dir=directory)  # noqa: SIM115 - closed by Spool.close/GC
+        super().__init__(file, 0, 0)
+        self._changed = threading.Condition()
+        self._done = False
+        self._error: BaseException | None = None
+
+    # -- the writer ---------------------------------------------------------------------------
+
+    def write(self, data: bytes) -> None:
+        """Append ``data`` and wake the readers."""
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self._fd, view) :]
+        with self._changed:
+            self._size += len(data)
+            self._changed.notify_all()
+
+    def finish(self) -> None:
+        """Nothing more will be written."""
+        with self._changed:
+            self._done = True
+            self._changed.notify_all()
+
+    def fail(self, error: BaseException) -> None:
+        """The writer failed: readers raise ``error`` instead of reading on."""
+        with self._changed:
+            self._error, self._done = error, True
+            self._changed.notify_all()
+
+    # -- readers ------------------------------------------------------------------------------
+
+    @property
+    def size(self) -> int:
+        """The final length, once the writer finished."""
+        with self._changed:
+            while not self._done:
+                self._changed.wait()
+            self._raise()
+            return self._size
+
+    @property
+    def known_size(self) -> int | None:
+        """The length if the writer finished, else None."""
+        with self._changed:
+            self._raise()
+            return self._size if self._done else None
+
+    def _end(self, pos: int) -> int:
+        with self._changed:
+            while not self._done and self.offset + self._size <= pos:
+                self._changed.wait()
+            self._raise()
+            return self.offset + self._size
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise self._error

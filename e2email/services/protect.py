@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,6 +23,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from e2email.adapters.spool import GrowingSpool
 from e2email.core import compose, headers, mime
 from e2email.core.compose import Outgoing
 from e2email.core.mime import Entity
@@ -64,12 +66,11 @@ class Job:
     files: Mapping[str, Path]
     workdir: Path
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
-    _counter: int = 0
+    live: GrowingSpool | None = None  # the one copy goes here, sent while it is written
 
-    def scratch(self, suffix: str) -> Path:
-        """A fresh file name in the work dir."""
-        self._counter += 1
-        return self.workdir / f"{self._counter}{suffix}"
+    def assembly(self) -> payload.Assembly:
+        """Where a copy is written: the live spool, or a new one in the work dir."""
+        return payload.Assembly(self.live if self.live is not None else GrowingSpool(self.workdir))
 
     @property
     def protect_headers(self) -> bool:
@@ -170,7 +171,7 @@ def _cleartext(job: Job) -> bytes | Spool:
         return job.out.original
     entity = job.out.entity
     fields = [*headers.message_fields(job.out.headers), ("MIME-Version", "1.0"), *entity.headers]
-    out = payload.Assembly(job.scratch(".eml"))
+    out = job.assembly()
     out.add(compose.render_headers(fields))
     out.add_all(payload.chunks(entity.body, job.files))
     return out.finish()
@@ -192,8 +193,8 @@ def _copy_for(job: Job, action: Action, decisions: tuple[Decision, ...]) -> byte
     raise InternalError(f"no copy can be made for action {action.value}")
 
 
-def _utf8(job: Job, envelope: tuple[Address, ...]) -> bool:
-    return job.out.utf8 or any(not str(a).isascii() for a in (job.sender, *envelope))
+def _utf8(out: Outgoing, sender: Address, envelope: tuple[Address, ...]) -> bool:
+    return out.utf8 or any(not str(a).isascii() for a in (sender, *envelope))
 
 
 def build_copies(
@@ -206,6 +207,53 @@ def build_copies(
         for action, decisions in _groups(plan):
             envelope = tuple(d.recipient.address for d in decisions)
             data = _copy_for(job, action, decisions)
-            copies.append(submit.Copy(envelope, data, _utf8(job, envelope)))
+            copies.append(submit.Copy(envelope, data, _utf8(out, plan.sender, envelope)))
             log.debug("copy for %s: %s, %d bytes", action.value, len(envelope), len(data))
     return copies
+
+
+LIVE_FROM = 8 << 20  # attachments at least this large: the copy is sent while it is built
+
+
+def start_copies(
+    rt: Runtime, plan: Plan, out: Outgoing, files: Mapping[str, Path] | None = None
+) -> list[submit.Copy]:
+    """``build_copies``, except that a single copy with large attachments is built in a
+    thread while the caller already submits it (encryption and SMTP overlap on two cores).
+
+    Nothing changes for the recipients: the server only takes the message at the final dot,
+    which is sent after the last byte; if protection fails, the connection is dropped before
+    it and the server keeps nothing (RFC 5321 4.1.1.4). Several copies are still all built
+    before any is sent, so a failure in one cannot follow the delivery of another.
+    """
+    files = files or {}
+    groups = _groups(plan)
+    if len(groups) != 1 or sum(p.stat().st_size for p in files.values()) < LIVE_FROM:
+        return build_copies(rt, plan, out, files)
+    action, decisions = groups[0]
+    envelope = tuple(d.recipient.address for d in decisions)
+    spool = GrowingSpool()
+    job_args = (rt, out, plan.sender, files)
+    worker = threading.Thread(
+        target=_build_live, args=(job_args, action, decisions, spool), name="e2email-protect"
+    )
+    worker.start()
+    return [submit.Copy(envelope, spool, _utf8(out, plan.sender, envelope))]
+
+
+def _build_live(
+    job_args: tuple[Runtime, Outgoing, Address, Mapping[str, Path]],
+    action: Action,
+    decisions: tuple[Decision, ...],
+    spool: GrowingSpool,
+) -> None:
+    """The worker of ``start_copies``: build the one copy into ``spool``, or fail it."""
+    try:
+        with tempfile.TemporaryDirectory(prefix="e2email-") as tmp:
+            job = Job(*job_args, Path(tmp), live=spool)
+            data = _copy_for(job, action, decisions)
+            if isinstance(data, bytes):  # a message that goes out as it is
+                spool.write(data)
+            spool.finish()
+    except BaseException as e:  # the sending thread raises it from the spool
+        spool.fail(e)

@@ -1,22 +1,28 @@
 """PGP/MIME copies (RFC 3156): encrypted (and signed in one pass), or signed only.
 
-The payload streams from its segments into gpg, and gpg's armored output streams into the
-copy's file in the job's private directory: a large attachment is never whole in memory.
+The payload streams from its segments into gpg, and gpg's binary output is armored as it
+comes into the copy's spool: a large attachment is never whole in memory.
 """
 
 from __future__ import annotations
 
 import secrets as pysecrets
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from e2email.adapters import crc24
 from e2email.core import compose, mime, pgpmime
+from e2email.core.base64text import Armor
 from e2email.errors import InternalError, NoUsableKeyError
 from e2email.model import Decision
-from e2email.services.payload import Assembly, chunks, reader
+from e2email.services.payload import Assembly, chunks, reader, size
 
 if TYPE_CHECKING:
     from e2email.adapters.spool import Spool
     from e2email.services.protect import Job
+
+
+OWN_ARMOR_FROM = 1 << 20  # smaller payloads: gpg armors (no ctypes, no libgcrypt to load)
 
 
 def boundary() -> str:
@@ -50,17 +56,35 @@ def encrypted_copy(job: Job, decisions: tuple[Decision, ...]) -> Spool:
     ]
     framing = pgpmime.encrypted_framing(compose.render_headers(outer), b)
     segments = mime.render(job.encrypted_payload(), utf8=job.out.utf8)
-    out = Assembly(job.scratch(".eml"))
+    out = job.assembly()
     out.add(framing.head)
+    armor = _armor() if size(segments, job.files) >= OWN_ARMOR_FROM else None
+    write = _writer(out, armor)
     job.rt.gpg.encrypt_stream(
         reader(segments, job.files),
         fprs,
-        out.add_armored,  # gpg's output goes straight into the copy, as it comes
+        write,
         sign_with=signer,
         extra_keys=material,
+        armor=armor is None,
     )
+    if armor is not None:
+        out.add(armor.finish())
     out.add(framing.tail)
     return out.finish()
+
+
+def _armor() -> Armor | None:
+    """Our own armoring (with libgcrypt's CRC-24), or None to let gpg armor (slower)."""
+    checksum = crc24.new()
+    return Armor(checksum) if checksum is not None else None
+
+
+def _writer(out: Assembly, armor: Armor | None) -> Callable[[bytes], None]:
+    """Where gpg's output goes: armored here as it comes, or gpg's armor with CRLF ends."""
+    if armor is None:
+        return lambda text: out.add(text.replace(b"\n", b"\r\n"))
+    return lambda packets: out.add(armor.feed(packets))
 
 
 def signed_copy(job: Job) -> Spool:
@@ -77,7 +101,7 @@ def signed_copy(job: Job) -> Spool:
         ("Content-Type", pgpmime.signed_content_type(b)),
     ]
     framing = pgpmime.signed_framing(b)
-    out = Assembly(job.scratch(".eml"))
+    out = job.assembly()
     out.add(compose.render_headers(fields))
     out.add(framing.head)
     out.add_all(chunks(segments, job.files))

@@ -15,6 +15,7 @@ from cryptography import x509
 
 from e2email.adapters import cms, cms_envelope, secrets
 from e2email.core import compose, mime, smime, x509check
+from e2email.core.base64text import base64_lines
 from e2email.errors import (
     ConfigError,
     InternalError,
@@ -23,7 +24,7 @@ from e2email.errors import (
     UnsupportedError,
 )
 from e2email.model import Decision
-from e2email.services.payload import Assembly, base64_lines, chunks, size, to_bytes
+from e2email.services.payload import chunks, size, to_bytes
 from e2email.services.protect_openpgp import boundary
 from e2email.services.runtime import Runtime
 
@@ -205,7 +206,7 @@ def encrypted_copy(job: Job, decisions: tuple[Decision, ...]) -> Spool:
     pieces, length = _content(job)
     smime_type = smime.AUTH_ENVELOPED if mode == cms_envelope.GCM else smime.ENVELOPED
     outer = [*job.outer_fields(), ("MIME-Version", "1.0")]
-    out = Assembly(job.scratch(".eml"))
+    out = job.assembly()
     out.add(compose.render_headers(outer)[:-2])
     out.add(smime.literal_fields(smime.enveloped_fields(smime_type)) + b"\r\n")
     if (
@@ -232,7 +233,7 @@ def signed_copy(job: Job) -> Spool:
     b = boundary()
     fields = [*job.signed_outer_fields(), ("MIME-Version", "1.0")]
     framing = smime.signed_framing(b)
-    out = Assembly(job.scratch(".eml"))
+    out = job.assembly()
     out.add(compose.render_headers(fields)[:-2])
     out.add(smime.literal_fields([("Content-Type", smime.signed_content_type(b))]) + b"\r\n")
     out.add(framing.head)

@@ -273,7 +273,7 @@ def send(rt: Runtime, req: SendRequest, *, now: datetime | None = None) -> SendO
     sendable = check_plan(plan, partial=req.partial)
     copies = require_tls_where_cleartext(
         sendable,
-        protect.build_copies(rt, sendable, compose.outgoing(draft), files),
+        protect.start_copies(rt, sendable, compose.outgoing(draft), files),
         rt.settings.policy.require_tls,
     )
     result = submit.submit(

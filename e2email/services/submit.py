@@ -52,8 +52,13 @@ class Copy:
 
     @property
     def size(self) -> int:
-        """The length in bytes."""
+        """The length in bytes (of a copy still being built: once it is complete)."""
         return len(self.content)
+
+    @property
+    def known_size(self) -> int | None:
+        """The length if it is known already (not while the copy is still being built)."""
+        return len(self.content) if isinstance(self.content, bytes) else self.content.known_size
 
     def chunks(self) -> Iterable[bytes]:
         """The bytes, in pieces of at most a MiB."""
@@ -79,8 +84,8 @@ class Interrupted(TemporaryFailure):
 
 def _params(session: SmtpSession, copy: Copy, require_tls: bool) -> list[str]:
     params = []
-    if session.capabilities.has("SIZE"):
-        params.append(f"SIZE={copy.size}")
+    if session.capabilities.has("SIZE") and copy.known_size is not None:
+        params.append(f"SIZE={copy.known_size}")  # RFC 1870: none for a copy still being built
     if copy.utf8:
         if not session.capabilities.has("SMTPUTF8"):  # retrying the same server cannot help
             raise PermanentFailure(

@@ -1,32 +1,35 @@
-"""Spools: a finished copy in a nameless file, re-readable in bounded chunks, stored by copying."""
+"""Spools: a copy in a nameless file, re-readable in bounded chunks, stored by copying; a
+growing spool is read while it is written and hands its writer's failure to the reader."""
 
 from __future__ import annotations
 
 import gc
 import hashlib
 import os
+import threading
 from pathlib import Path
 
 import pytest
 
 from e2email.adapters.outbox import Envelope, Outbox, decode, open_entry
-from e2email.adapters.spool import Spool
-from e2email.errors import InternalError
+from e2email.adapters.spool import GrowingSpool, Spool
+from e2email.errors import CryptoError, InternalError
 
 ENV = Envelope("work", "alice@example.test", ("bob@example.test",))
 
 
 def spool_of(tmp_path: Path, data: bytes) -> Spool:
-    path = tmp_path / "copy.eml"
-    path.write_bytes(data)
-    return Spool.adopt(path)
+    spool = GrowingSpool(tmp_path)
+    spool.write(data)
+    spool.finish()
+    return spool
 
 
-def test_adopt_removes_the_name_and_reads_any_number_of_times(tmp_path: Path) -> None:
+def test_a_spool_has_no_name_and_reads_any_number_of_times(tmp_path: Path) -> None:
     data = os.urandom(3 * 1024 * 1024 + 17)
     spool = spool_of(tmp_path, data)
     assert os.listdir(tmp_path) == []  # nothing on disk another process could open by name
-    assert len(spool) == spool.size == len(data)
+    assert len(spool) == spool.size == spool.known_size == len(data)
     pieces = list(spool.chunks(1 << 20))
     assert [len(p) for p in pieces] == [1 << 20] * 3 + [17]  # bounded pieces, never whole
     assert b"".join(pieces) == data == spool.read()  # pread: a second reader starts over
@@ -41,6 +44,32 @@ def test_dropping_the_last_reference_closes_the_file_without_a_warning(tmp_path:
     del spool
     gc.collect()  # filterwarnings = error: a ResourceWarning would fail this test
     assert len(os.listdir("/proc/self/fd")) == before
+
+
+def test_a_reader_follows_the_writer_until_it_finishes(tmp_path: Path) -> None:
+    spool = GrowingSpool(tmp_path)
+    spool.write(b"first ")
+    assert spool.known_size is None  # not final: SMTP declares no SIZE for it
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.extend(spool.chunks()))
+    reader.start()
+    for word in (b"second ", b"third"):
+        spool.write(word)
+    spool.finish()
+    reader.join(10)
+    assert b"".join(got) == b"first second third" and spool.known_size == 18
+
+
+def test_a_failed_writer_fails_the_reader_instead_of_ending_the_data(tmp_path: Path) -> None:
+    spool = GrowingSpool(tmp_path)
+    spool.write(b"the beginning\r\n")
+    pieces = spool.chunks()
+    assert next(pieces) == b"the beginning\r\n"
+    spool.fail(CryptoError("gpg could not encrypt"))
+    with pytest.raises(CryptoError):
+        next(pieces)  # not StopIteration: a short message must never look complete
+    with pytest.raises(CryptoError):
+        _ = spool.size
 
 
 def test_outbox_stores_a_spool_by_copying_the_file(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ certificate problems (untrusted, wrong host name, pin mismatch) send nothing at 
 from __future__ import annotations
 
 import textwrap
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,8 @@ import pytest
 
 from e2email import config
 from e2email.adapters.outbox import Outbox
-from e2email.errors import EX_NOPERM, AuthenticationError, TemporaryFailure
+from e2email.adapters.spool import GrowingSpool
+from e2email.errors import EX_NOPERM, AuthenticationError, CryptoError, TemporaryFailure
 from e2email.model import Address
 from e2email.services.runtime import Runtime
 from e2email.services.submit import Copy, submit
@@ -127,4 +129,32 @@ def test_certificate_problems_send_nothing(stack: Any, tmp_path: Path, case: str
         submit(rt, rt.account("work", None), ALICE, [Copy((BOB,), message(f"cert-{case}"))])
     reason = {"untrusted": "not trusted", "wrong-host": "not trusted", "pin-mismatch": "pinned"}
     assert reason[case] in str(e.value) and "not queued" in str(e.value)
+    assert_nothing_delivered(stack, tmp_path, before)
+
+
+def test_a_copy_whose_building_fails_mid_data_is_never_delivered(
+    stack: Any, tmp_path: Path
+) -> None:
+    # A large copy is sent while it is still being encrypted (protect.start_copies). If the
+    # encryption fails half-way, the final dot is never sent: Postfix must keep nothing.
+    rt = runtime(stack, tmp_path)
+    spool = GrowingSpool(tmp_path)
+    spool.write(message("half-built") + b"-----BEGIN PGP MESSAGE-----\r\n" + b"A" * 76 + b"\r\n")
+    before = stack.sink.snapshot()
+
+    def fail_later() -> None:
+        time.sleep(0.3)  # the client is in DATA by now, waiting for more
+        spool.fail(CryptoError("gpg could not encrypt: FAILURE"))
+
+    worker = threading.Thread(target=fail_later)
+    worker.start()
+    with pytest.raises(CryptoError, match="could not encrypt"):
+        submit(rt, rt.account("work", None), ALICE, [Copy((BOB,), spool)])
+    worker.join()
+    queue = tmp_path / "outbox" / "queue"
+    assert not queue.exists() or not any(queue.iterdir())  # not a temporary failure
+    deadline = time.monotonic() + 5  # Postfix logs the abort once it notices the close
+    while "lost connection after DATA" not in stack.postfix.log_tail(200):
+        assert time.monotonic() < deadline, stack.postfix.log_tail()  # it was in DATA
+        time.sleep(0.05)
     assert_nothing_delivered(stack, tmp_path, before)
