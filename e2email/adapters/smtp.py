@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import socket
 import ssl
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from e2email.adapters import tls
@@ -316,14 +316,17 @@ class SmtpSession:
         """RCPT TO; the reply is returned, the caller decides about partial refusals."""
         return self.command(f"RCPT TO:<{recipient}>")
 
-    def data(self, chunks: Iterable[bytes]) -> Reply:
-        """DATA with CRLF line ends and dot-stuffing, streamed; return the final reply."""
+    def data(self, chunks: Iterable[bytes], ready: Callable[[], bool] | None = None) -> Reply:
+        """DATA with CRLF line ends and dot-stuffing, streamed; return the final reply.
+
+        ``ready`` (see ``stuffed``) spares the scan of text known to need no change.
+        """
         reply = self.command("DATA")
         if reply.code != 354:
             raise self._failure("DATA", reply)
         pending: list[bytes] = []
         size = 0
-        for piece in stuffed(chunks):
+        for piece in stuffed(chunks, ready):
             pending.append(piece)
             size += len(piece)
             if size >= CHUNK:  # small pieces go out together, large ones as they come
@@ -368,13 +371,15 @@ class SmtpSession:
         return PermanentFailure(msg)
 
 
-def stuffed(chunks: Iterable[bytes]) -> Iterator[bytes]:
+def stuffed(chunks: Iterable[bytes], ready: Callable[[], bool] | None = None) -> Iterator[bytes]:
     """Normalise line ends to CRLF and dot-stuff (RFC 5321 4.5.2), streaming.
 
     Each piece is whole lines rewritten by a few C-speed passes (no per-line Python work);
     only a trailing partial line waits for the next chunk, and a line longer than
     ``LONG_LINE`` is passed on in pieces, so memory stays bounded whatever the input. The
-    result always ends with CRLF, so the caller appends only ``.\\r\\n``.
+    result always ends with CRLF, so the caller appends only ``.\\r\\n``. ``ready()``,
+    asked after each chunk, True when everything read so far needs no change: whole lines
+    then go on without even being scanned.
     """
     carry = b""
     at_start = True  # does ``carry`` begin a line?
@@ -382,7 +387,8 @@ def stuffed(chunks: Iterable[bytes]) -> Iterator[bytes]:
         data = carry + chunk if carry else chunk
         cut = data.rfind(b"\n") + 1
         if cut:
-            yield _lines(data[:cut] if cut < len(data) else data, at_start)
+            block = data[:cut] if cut < len(data) else data
+            yield block if ready is not None and ready() else _lines(block, at_start)
             carry, at_start = data[cut:], True
         else:
             carry = data

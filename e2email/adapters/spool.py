@@ -49,6 +49,11 @@ class Spool:
         """Where what can be read from ``pos`` on ends (a growing spool waits for more)."""
         return self.offset + self._size
 
+    def data_ready(self) -> bool:
+        """True if all written so far is known to go into SMTP DATA as it is (CRLF line
+        ends, no line starting with a dot); False when unknown."""
+        return False
+
     def chunks(self, size: int = CHUNK) -> Iterator[bytes]:
         """The bytes in pieces of at most ``size``."""
         pos = self.offset
@@ -111,11 +116,22 @@ class GrowingSpool(Spool):
         self._changed = threading.Condition()
         self._done = False
         self._error: BaseException | None = None
+        self._ready = True  # every write so far is DATA-ready
+        self._line_start = True  # the next write begins a line
 
     # -- the writer ---------------------------------------------------------------------------
 
-    def write(self, data: bytes) -> None:
-        """Append ``data`` and wake the readers."""
+    def write(self, data: bytes, *, lines: bool = False) -> None:
+        """Append ``data`` and wake the readers.
+
+        ``lines``: the writer vouches that ``data`` has CRLF line ends only and no line
+        starting with a dot (base64 text), so it is not scanned; anything else is.
+        """
+        if not data:
+            return
+        if self._ready and not lines:
+            self._ready = _data_ready(data, self._line_start)
+        self._line_start = data.endswith(b"\n")
         view = memoryview(data)
         while view:
             view = view[os.write(self._fd, view) :]
@@ -163,3 +179,14 @@ class GrowingSpool(Spool):
     def _raise(self) -> None:
         if self._error is not None:
             raise self._error
+
+    def data_ready(self) -> bool:
+        """True while every write so far was DATA-ready (vouched for, or scanned)."""
+        return self._ready
+
+
+def _data_ready(data: bytes, line_start: bool) -> bool:
+    """CRLF line ends only, and no line starting with a dot (RFC 5321 4.5.2)."""
+    if (line_start and data.startswith(b".")) or b"\n." in data:
+        return False
+    return data.count(b"\n") == data.count(b"\r\n")

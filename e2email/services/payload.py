@@ -113,6 +113,10 @@ class Assembly:
         for piece in pieces:
             self.spool.write(piece)
 
+    def add_lines(self, text: bytes) -> None:
+        """Append base64 text (CRLF lines, no dots): SMTP need not scan it again."""
+        self.spool.write(text, lines=True)
+
     def finish(self) -> Spool:
         """The copy is complete."""
         self.spool.finish()

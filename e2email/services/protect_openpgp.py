@@ -69,7 +69,7 @@ def encrypted_copy(job: Job, decisions: tuple[Decision, ...]) -> Spool:
         armor=armor is None,
     )
     if armor is not None:
-        out.add(armor.finish())
+        out.add_lines(armor.finish())
     out.add(framing.tail)
     return out.finish()
 
@@ -84,7 +84,7 @@ def _writer(out: Assembly, armor: Armor | None) -> Callable[[bytes], None]:
     """Where gpg's output goes: armored here as it comes, or gpg's armor with CRLF ends."""
     if armor is None:
         return lambda text: out.add(text.replace(b"\n", b"\r\n"))
-    return lambda packets: out.add(armor.feed(packets))
+    return lambda packets: out.add_lines(armor.feed(packets))
 
 
 def signed_copy(job: Job) -> Spool:

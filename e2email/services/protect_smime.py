@@ -15,7 +15,7 @@ from cryptography import x509
 
 from e2email.adapters import cms, cms_envelope, secrets
 from e2email.core import compose, mime, smime, x509check
-from e2email.core.base64text import base64_lines
+from e2email.core.base64text import Lines
 from e2email.errors import (
     ConfigError,
     InternalError,
@@ -160,20 +160,10 @@ def b64_chunks(der: bytes) -> Iterator[bytes]:
 
 def b64_stream(chunks: Iterable[bytes]) -> Iterator[bytes]:
     """Base64 of a byte stream in 76-character CRLF lines (RFC 2045 6.8), slice by slice."""
-    step = 57 * 16 * 1024
-    carry = b""
-    for piece in cms_envelope.slices(chunks, step):
-        data = carry + bytes(piece)
-        cut = len(data) - len(data) % 57
-        if cut:
-            yield _lines(data[:cut])
-        carry = data[cut:]
-    if carry:
-        yield _lines(carry)
-
-
-def _lines(data: bytes) -> bytes:
-    return base64_lines(data) + b"\r\n"
+    lines = Lines()
+    for piece in cms_envelope.slices(chunks, 57 * 16 * 1024):
+        yield lines.feed(piece)
+    yield lines.finish()
 
 
 def _signed_pieces(content: bytes, me: cms.Identity) -> list[bytes]:
@@ -218,7 +208,8 @@ def encrypted_copy(job: Job, decisions: tuple[Decision, ...]) -> Spool:
         out.add_all(b64_chunks(der))
     else:
         der_stream = cms_envelope.encrypt_stream(pieces, length, [c for _, c in certs], mode)
-        out.add_all(b64_stream(der_stream))
+        for text in b64_stream(der_stream):
+            out.add_lines(text)
     return out.finish()
 
 

@@ -66,6 +66,10 @@ class Copy:
             return (self.content,)
         return self.content.chunks()
 
+    def data_ready(self) -> bool:
+        """True if what was built so far goes into DATA as it is (no dot-stuffing to do)."""
+        return not isinstance(self.content, bytes) and self.content.data_ready()
+
     @property
     def data(self) -> bytes:
         """All the bytes as one object (for small messages and tests; sending streams)."""
@@ -117,7 +121,7 @@ def check_recipients(session: SmtpSession, sender: Address, copy: Copy, require_
 def transact(session: SmtpSession, sender: Address, copy: Copy, require_tls: bool) -> str:
     """One complete transaction; the server's final reply to DATA."""
     check_recipients(session, sender, copy, require_tls)
-    return session.data(copy.chunks()).text
+    return session.data(copy.chunks(), ready=copy.data_ready).text
 
 
 def check_require_tls(session: SmtpSession, required: bool) -> None:

@@ -37,3 +37,11 @@ def test_a_line_longer_than_the_limit_passes_in_bounded_pieces(
     assert max(len(p) for p in pieces) <= 16
     expected = b"..starts with a dot and runs on and on\r\n..next\r\n" + b"x" * 50 + b"\r\n"
     assert b"".join(pieces) == expected == b"".join(stuffed([data]))
+
+
+def test_text_known_ready_goes_on_unchanged_and_unknown_text_is_stuffed() -> None:
+    clean = [b"From: a\r\n\r\nQUJD\r\n", b"REVG\r\nR0hJ", b"\r\n"]
+    assert b"".join(stuffed(clean, lambda: True)) == b"".join(clean)
+    assert b"".join(stuffed([b"a\n.b\n"], lambda: False)) == b"a\r\n..b\r\n"
+    # the last partial line is always normalised: DATA must end with CRLF
+    assert b"".join(stuffed([b"QUJD\r\nREVG"], lambda: True)) == b"QUJD\r\nREVG\r\n"

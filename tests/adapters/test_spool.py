@@ -97,3 +97,32 @@ def test_a_damaged_entry_is_refused_when_read_in_chunks(tmp_path: Path) -> None:
             open_entry(fd, entry_id)
     finally:
         os.close(fd)
+
+
+@pytest.mark.parametrize(
+    ("writes", "ready"),
+    [
+        ([b"Subject: x\r\n\r\n", b"QUJD\r\nREVG\r\n"], True),
+        ([b"Subject: x\r\n\r\n", b".hidden\r\n"], False),  # a line starting with a dot
+        ([b"a line\n"], False),  # a bare LF
+        ([b"split CR\r", b"\nLF"], False),  # CRLF across writes: scanned apart, not trusted
+        ([b"no line end yet", b".not at a line start\r\n"], True),
+    ],
+)
+def test_a_spool_knows_whether_it_goes_into_data_unchanged(
+    tmp_path: Path, writes: list[bytes], ready: bool
+) -> None:
+    spool = GrowingSpool(tmp_path)
+    for data in writes:
+        spool.write(data)
+    assert spool.data_ready() is ready
+
+
+def test_vouched_base64_lines_are_not_scanned_but_other_writes_are(tmp_path: Path) -> None:
+    spool = GrowingSpool(tmp_path)
+    spool.write(b"QUJD\r\n", lines=True)
+    assert spool.data_ready()
+    spool.write(b"\r\n.dot\r\n")
+    assert not spool.data_ready()  # and it stays so: a later clean write cannot undo it
+    spool.write(b"QUJD\r\n", lines=True)
+    assert not spool.data_ready()
