@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 import traceback
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 
@@ -13,7 +14,36 @@ from e2email.cli.output import STATE, error
 from e2email.errors import EX_SOFTWARE, EX_USAGE, E2emailError
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class LazyGroup(click.Group):
+    """Subcommands imported when used: ``e2email send`` loads the send command's modules, not
+    those of check, imap or keys (125 ms of imports for all of them, performance.md).
+    ``--help`` lists every command, importing them all."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy: dict[str, tuple[str, str]] = {}
+
+    def add_lazy(self, name: str, module: str, attribute: str) -> None:
+        """Register ``module.attribute`` (a command, or a function returning one) as ``name``."""
+        self.lazy[name] = (module, attribute)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every command name, sorted."""
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The command, imported on first use."""
+        if cmd_name in self.lazy and cmd_name not in self.commands:
+            module, attribute = self.lazy[cmd_name]
+            found = getattr(importlib.import_module(module), attribute)
+            self.add_command(found if isinstance(found, click.Command) else found(), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(__version__, prog_name="e2email", message="%(prog)s %(version)s")
 @click.option(
     "--config",
@@ -43,24 +73,23 @@ def cli(ctx: click.Context, config_path: str | None, verbose: int, quiet: bool) 
     ctx.obj = config_path
 
 
+# name -> (module, attribute): a command, or a function that builds one (sendmail's)
+COMMANDS = {
+    "send": ("e2email.cli.send", "send_command"),
+    "doctor": ("e2email.cli.doctor", "doctor_command"),
+    "account": ("e2email.cli.account", "account_group"),
+    "sendmail": ("e2email.cli.sendmail", "click_command"),
+    "queue": ("e2email.cli.queue", "queue_group"),
+    "keys": ("e2email.cli.keys", "keys_group"),
+    "check": ("e2email.cli.check", "check_command"),
+    "trace": ("e2email.cli.trace", "trace_command"),
+    "imap": ("e2email.cli.imap", "imap_group"),
+}
+
+
 def _register() -> None:
-    from e2email.cli import account, doctor, queue, send, sendmail
-
-    cli.add_command(send.send_command)
-    cli.add_command(doctor.doctor_command)
-    cli.add_command(account.account_group)
-    cli.add_command(sendmail.click_command())
-    cli.add_command(queue.queue_group)
-    from e2email.cli import keys
-
-    cli.add_command(keys.keys_group)
-    from e2email.cli import check, trace
-
-    cli.add_command(check.check_command)
-    cli.add_command(trace.trace_command)
-    from e2email.cli import imap
-
-    cli.add_command(imap.imap_group)
+    for name, (module, attribute) in COMMANDS.items():
+        cli.add_lazy(name, module, attribute)
 
 
 def run(args: list[str]) -> NoReturn:
