@@ -10,7 +10,6 @@ import secrets as pysecrets
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from e2email.adapters import crc24
 from e2email.core import compose, mime, pgpmime
 from e2email.core.base64text import Armor
 from e2email.errors import InternalError, NoUsableKeyError
@@ -76,6 +75,8 @@ def encrypted_copy(job: Job, decisions: tuple[Decision, ...]) -> Spool:
 
 def _armor() -> Armor | None:
     """Our own armoring (with libgcrypt's CRC-24), or None to let gpg armor (slower)."""
+    from e2email.adapters import crc24  # ctypes: only for large payloads
+
     checksum = crc24.new()
     return Armor(checksum) if checksum is not None else None
 

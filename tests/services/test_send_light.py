@@ -17,14 +17,20 @@ from tests.support import GpgHome
 PLAN = """
 import sys
 from e2email import config
+from e2email.core import compose
+from e2email.core.compose import Draft, Mailbox
 from e2email.model import Address, Recipient, Role
-from e2email.services import send
+from e2email.services import protect, send
 from e2email.services.runtime import Runtime
 
 rt = Runtime(config.parse(sys.argv[1], env={"HOME": sys.argv[2]}))
-bob = Address("bob", "example.test")
-plan = send.make_plan(rt, Address("alice", "example.test"), (Recipient(bob, Role.TO),))
+alice, bob = Address("alice", "example.test"), Address("bob", "example.test")
+plan = send.make_plan(rt, alice, (Recipient(bob, Role.TO),))
 assert plan.decisions[0].key is not None, plan
+draft = Draft(Mailbox(alice), (Mailbox(bob),), "hi", "a short note\\n",
+              "Sun, 22 Nov 2026 10:00:00 +0000", "<light@example.test>")
+[copy] = protect.build_copies(rt, plan, compose.outgoing(draft))
+assert b"-----BEGIN PGP MESSAGE-----" in copy.data
 print(" ".join(sorted(sys.modules)))
 """
 
@@ -41,14 +47,15 @@ OFF_THE_PATH = (
     "ldap3",
     "difflib",
     "html",
+    "ctypes",
 )
 
 
-def test_a_plan_with_local_keys_loads_no_network_method(
+def test_a_small_message_to_a_local_key_loads_no_network_method_and_no_ctypes(
     tmp_path: Path, gpg_home: Callable[..., GpgHome]
 ) -> None:
     home = gpg_home(secret=["alice"], public=["bob"])
-    text = f'[openpgp]\ngnupghome = "{home.path}"\n[discovery]\nmethods = ["local"]\n'
+    text = f'[openpgp]\ngnupghome = "{home.path}"\nsign = false\n[discovery]\nmethods = ["local"]\n'
     p = subprocess.run(
         [sys.executable, "-c", PLAN, text, str(tmp_path)],
         capture_output=True,
