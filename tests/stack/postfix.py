@@ -250,7 +250,7 @@ default_process_limit = 50
         """The end of Postfix's log."""
         return tail(self.log, lines)
 
-    def reload(self, timeout: float = 10) -> None:
+    def reload(self, timeout: float = 30) -> None:
         """Rewrite the config and make the master re-read it (``postfix reload``)."""
         if self.master is None:
             self._write_config()
