@@ -55,11 +55,6 @@ class PublicKey:
         """gpg marks the usable capabilities of the whole key in upper case (DETAILS)."""
         return "E" in self.capabilities
 
-    @property
-    def can_sign(self) -> bool:
-        """A usable signing (sub)key exists."""
-        return "S" in self.capabilities
-
     def problem(self) -> str | None:
         """Why the key cannot encrypt (``revoked``, ``expired``, ``no-encryption-subkey``).
 
@@ -322,20 +317,6 @@ class Gpg:
             detach=True,
             clearsign=False,
             binary=False,
-            extra_args=[*OFFLINE, "--digest-algo", "SHA256"],
-        )
-        status = statuses(getattr(result, "stderr", "") or "")
-        if not any(k == "SIG_CREATED" for k, _ in status):
-            raise CryptoError(f"gpg could not sign with {signer}: {_reason(result, status)}")
-        return bytes(result.data)
-
-    def sign_detached(self, data: bytes, signer: str) -> bytes:
-        """An armored detached signature (for PGP/MIME multipart/signed, RFC 3156 5)."""
-        result = self._impl().sign(
-            data,
-            keyid=signer,
-            detach=True,
-            clearsign=False,
             extra_args=[*OFFLINE, "--digest-algo", "SHA256"],
         )
         status = statuses(getattr(result, "stderr", "") or "")

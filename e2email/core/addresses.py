@@ -70,11 +70,3 @@ def check_header_value(name: str, value: str) -> str:
     if any(c in value for c in "\r\n\0"):
         raise HeaderInjectionError(f"{name} contains a line break or NUL; refusing to send")
     return value
-
-
-def domain_ascii(domain: str) -> str:
-    """The domain as A-labels (IDNA) for DNS and TLS; lower-cased."""
-    try:
-        return domain.encode("idna").decode("ascii").lower()
-    except UnicodeError as e:
-        raise MessageError(f"domain {domain!r} is not a valid IDN: {e}") from None
