@@ -7,7 +7,7 @@ untouched; everything is checked in what Postfix delivered.
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -72,18 +72,6 @@ Content-Transfer-Encoding: base64
 @pytest.fixture
 def alice(gpg_home: Callable[..., GpgHome]) -> GpgHome:
     return gpg_home(secret=["alice"], public=["bob", "carol"])
-
-
-@pytest.fixture
-def bob(gpg_home: Callable[..., GpgHome]) -> GpgHome:
-    return gpg_home(secret=["bob"], public=["alice"])
-
-
-@pytest.fixture
-def work() -> Iterator[Workdir]:
-    w = Workdir()
-    yield w
-    w.close()
 
 
 def test_ready_message_encrypted_bcc_removed(

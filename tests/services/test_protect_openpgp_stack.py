@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,20 +38,8 @@ def alice(gpg_home: Callable[..., GpgHome]) -> GpgHome:
 
 
 @pytest.fixture
-def bob(gpg_home: Callable[..., GpgHome]) -> GpgHome:
-    return gpg_home(secret=["bob"], public=["alice"])
-
-
-@pytest.fixture
 def carol(gpg_home: Callable[..., GpgHome]) -> GpgHome:
     return gpg_home(secret=["carol"], public=["alice"])
-
-
-@pytest.fixture
-def work() -> Iterator[Workdir]:
-    w = Workdir()
-    yield w
-    w.close()
 
 
 def keyids(home: GpgHome, message: bytes) -> set[str]:

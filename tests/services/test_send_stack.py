@@ -36,11 +36,6 @@ def alice(gpg_home: Callable[..., GpgHome]) -> GpgHome:
     return gpg_home(secret=["alice"], public=["bob", "carol", "erin", "frank", "grace", "heidi"])
 
 
-@pytest.fixture
-def bob(gpg_home: Callable[..., GpgHome]) -> GpgHome:
-    return gpg_home(secret=["bob"], public=["alice"])
-
-
 def make_cli(tmp_path: Path, stack: Any, alice: GpgHome, accounts: str, policy: str = "") -> Cli:
     cfg = write_config(tmp_path, stack, alice.path, accounts + policy)
     return Cli(cfg, cli_env(tmp_path))

@@ -40,13 +40,6 @@ def alice(gpg_home: Callable[..., GpgHome]) -> GpgHome:
     return gpg_home(secret=["alice"], public=["carol"])
 
 
-@pytest.fixture
-def work() -> Iterator[Workdir]:
-    w = Workdir()
-    yield w
-    w.close()
-
-
 @pytest.fixture(scope="module")
 def bob_gpgsm() -> Iterator[Gpgsm]:
     g = Gpgsm("bob")
