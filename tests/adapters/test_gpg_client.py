@@ -26,10 +26,13 @@ def test_keys_are_listed_without_a_version_probe(tmp_path: Path) -> None:
     home = tmp_path / "gnupg"
     home.mkdir(mode=0o700)
     cmd = ["gpg", "--homedir", str(home), "--batch", "--import", str(OPENPGP / "bob.pub.asc")]
-    subprocess.run(cmd, check=True, capture_output=True)
-    [key] = Gpg(home).keys_for(Address("bob", "example.test"))
-    assert key.can_encrypt and key.matches(Address("bob", "example.test"))
-    assert Gpg(home).version().startswith("2.")  # asked for explicitly, it runs gpg --version
+    try:
+        subprocess.run(cmd, check=True, capture_output=True)
+        [key] = Gpg(home).keys_for(Address("bob", "example.test"))
+        assert key.can_encrypt and key.matches(Address("bob", "example.test"))
+        assert Gpg(home).version().startswith("2.")  # asked for explicitly, runs gpg --version
+    finally:  # the import started an agent for this home: leave no daemon behind
+        subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "all"], check=False)
 
 
 def test_a_missing_gpg_is_a_config_error_at_first_use(tmp_path: Path) -> None:
