@@ -27,6 +27,16 @@ def run(
     )
 
 
+SEND_A_TO_B = ("send", "--from", "a@example.test", "--to", "b@example.test", "--subject", "s")
+ACCOUNT_A = '[accounts.a]\nfrom = "a@example.test"\nsmtp_host = "localhost"\n'
+
+
+def config_file(tmp_path: Path, text: str = ACCOUNT_A) -> Path:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(text)
+    return cfg
+
+
 def one_line_error(p: subprocess.CompletedProcess[bytes]) -> str:
     err = p.stderr.decode()
     assert "Traceback" not in err
@@ -55,16 +65,9 @@ def test_unknown_option_is_64() -> None:
 
 
 def test_bad_config_is_78_naming_file_and_key(tmp_path: Path) -> None:
-    cfg = tmp_path / "c.toml"
-    cfg.write_text("[network]\nnameserver = ['127.0.0.1']\n")
+    cfg = config_file(tmp_path, "[network]\nnameserver = ['127.0.0.1']\n")
     p = run(
-        "send",
-        "--from",
-        "a@example.test",
-        "--to",
-        "b@example.test",
-        "--subject",
-        "s",
+        *SEND_A_TO_B,
         env_config=cfg,
         stdin=b"x",
     )
@@ -77,13 +80,7 @@ def test_missing_named_config_is_78(tmp_path: Path) -> None:
     p = run(
         "--config",
         str(tmp_path / "none.toml"),
-        "send",
-        "--from",
-        "a@example.test",
-        "--to",
-        "b@example.test",
-        "--subject",
-        "s",
+        *SEND_A_TO_B,
         stdin=b"x",
     )
     assert p.returncode == 78
@@ -100,8 +97,7 @@ def test_missing_named_config_is_78(tmp_path: Path) -> None:
     ],
 )
 def test_bad_input(tmp_path: Path, args: list[str], code: int) -> None:
-    cfg = tmp_path / "c.toml"
-    cfg.write_text('[accounts.a]\nfrom = "a@example.test"\nsmtp_host = "localhost"\n')
+    cfg = config_file(tmp_path)
     base = ["send", "--from", "a@example.test"]
     if "--subject" not in args:
         base += ["--subject", "s"]
@@ -111,16 +107,9 @@ def test_bad_input(tmp_path: Path, args: list[str], code: int) -> None:
 
 
 def test_body_not_utf8_is_65(tmp_path: Path) -> None:
-    cfg = tmp_path / "c.toml"
-    cfg.write_text('[accounts.a]\nfrom = "a@example.test"\nsmtp_host = "localhost"\n')
+    cfg = config_file(tmp_path)
     p = run(
-        "send",
-        "--from",
-        "a@example.test",
-        "--to",
-        "b@example.test",
-        "--subject",
-        "s",
+        *SEND_A_TO_B,
         env_config=cfg,
         stdin=b"\xff\xfe",
     )
@@ -129,8 +118,7 @@ def test_body_not_utf8_is_65(tmp_path: Path) -> None:
 
 
 def test_unknown_sender_account_is_usage(tmp_path: Path) -> None:
-    cfg = tmp_path / "c.toml"
-    cfg.write_text('[accounts.a]\nfrom = "a@example.test"\nsmtp_host = "localhost"\n')
+    cfg = config_file(tmp_path)
     p = run(
         "send",
         "--from",
