@@ -63,6 +63,12 @@ def runtime(
     return Runtime(config.parse(text, env={"HOME": str(tmp)}))
 
 
+@pytest.fixture
+def alice(gpg_home: Callable[..., GpgHome]) -> GpgHome:
+    """Alice's home: her secret key and bob's public key (bob gets an encrypted copy)."""
+    return gpg_home(secret=["alice"], public=["bob"])
+
+
 def request(*rcpts: str) -> SendRequest:
     to = tuple(Mailbox(Address(*r.split("@"))) for r in rcpts)
     return SendRequest(Mailbox(Address("alice", "example.test")), to, "s", "hello\n")
@@ -72,9 +78,9 @@ def test_cleartext_copy_asks_for_requiretls_encrypted_copy_does_not(
     tmp_path: Path,
     fake_pki: FakePki,
     scenarios: Scenarios,
-    gpg_home: Callable[..., GpgHome],
+    alice: GpgHome,
 ) -> None:
-    home = gpg_home(secret=["alice"], public=["bob"])
+    home = alice
     clear = f"dave@valid.{ZONE}"
     with serve(Script(tls_caps=OFFERS), (fake_pki.cert, fake_pki.key)) as fake:
         rt = runtime(tmp_path, fake.port, fake_pki, scenarios, home)
@@ -119,9 +125,9 @@ def test_never_keeps_requiretls_off_although_offered(
     tmp_path: Path,
     fake_pki: FakePki,
     scenarios: Scenarios,
-    gpg_home: Callable[..., GpgHome],
+    alice: GpgHome,
 ) -> None:
-    home = gpg_home(secret=["alice"], public=["bob"])
+    home = alice
     by_rcpt = _params(tmp_path, fake_pki, scenarios, home, 'require_tls = "never"')
     assert len(by_rcpt) == 2
     assert all("REQUIRETLS" not in params for params in by_rcpt.values())
@@ -131,9 +137,9 @@ def test_the_command_line_flag_beats_never(
     tmp_path: Path,
     fake_pki: FakePki,
     scenarios: Scenarios,
-    gpg_home: Callable[..., GpgHome],
+    alice: GpgHome,
 ) -> None:
-    home = gpg_home(secret=["alice"], public=["bob"])
+    home = alice
     policy = 'require_tls = "never"'
     by_rcpt = _params(tmp_path, fake_pki, scenarios, home, policy, require_tls=True)
     assert all("REQUIRETLS" in params for params in by_rcpt.values())
@@ -143,9 +149,9 @@ def test_always_asks_on_every_copy(
     tmp_path: Path,
     fake_pki: FakePki,
     scenarios: Scenarios,
-    gpg_home: Callable[..., GpgHome],
+    alice: GpgHome,
 ) -> None:
-    home = gpg_home(secret=["alice"], public=["bob"])
+    home = alice
     by_rcpt = _params(tmp_path, fake_pki, scenarios, home, 'require_tls = "always"')
     assert by_rcpt.keys() == {("bob@example.test",), (f"dave@valid.{ZONE}",)}
     assert all("REQUIRETLS" in params for params in by_rcpt.values())
@@ -155,9 +161,9 @@ def test_always_refuses_when_not_offered_and_sends_nothing(
     tmp_path: Path,
     fake_pki: FakePki,
     scenarios: Scenarios,
-    gpg_home: Callable[..., GpgHome],
+    alice: GpgHome,
 ) -> None:
-    home = gpg_home(secret=["alice"], public=["bob"])
+    home = alice
     caps = ("AUTH PLAIN LOGIN", "SIZE 10000000")
     with serve(Script(tls_caps=caps), (fake_pki.cert, fake_pki.key)) as fake:
         rt = runtime(tmp_path, fake.port, fake_pki, scenarios, home, 'require_tls = "always"')
