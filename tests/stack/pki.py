@@ -6,6 +6,7 @@ Everything is generated per session with ``cryptography``; nothing is read from 
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import re
 import threading
 from pathlib import Path
@@ -52,6 +53,13 @@ def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
     )
 
 
+def _san(name: str) -> x509.GeneralName:
+    try:
+        return x509.IPAddress(ipaddress.ip_address(name))
+    except ValueError:
+        return x509.DNSName(name)
+
+
 def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9.-]", "_", name)[:60] or "cert"
 
@@ -59,8 +67,9 @@ def _slug(name: str) -> str:
 class Pki:
     """A CA plus ``issue()`` for server certificates; files live under ``directory``."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, ca_name: str = CA_NAME) -> None:
         self.dir = directory
+        self.ca_name = ca_name
         self.dir.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._count = 0
@@ -74,8 +83,8 @@ class Pki:
         public = self.ca_key.public_key()
         return (
             x509.CertificateBuilder()
-            .subject_name(_name(CA_NAME))
-            .issuer_name(_name(CA_NAME))
+            .subject_name(_name(self.ca_name))
+            .issuer_name(_name(self.ca_name))
             .public_key(public)
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - _HOUR)
@@ -102,7 +111,9 @@ class Pki:
     def issue(
         self, names: list[str] | str, *, expired: bool = False, self_signed: bool = False
     ) -> tuple[Path, Path]:
-        """Issue a TLS server certificate for DNS ``names``; return (cert_path, key_path).
+        """Issue a TLS server certificate for ``names``; return (cert_path, key_path).
+
+        A name that is an IP address literal becomes an iPAddress SAN, others DNS names.
 
         ``expired``: validity ended 30 days ago. ``self_signed``: signed by its own key instead
         of the test CA. The certificate file holds only the leaf; the CA is ``ca.pem``.
@@ -145,9 +156,7 @@ class Pki:
             .not_valid_before(start)
             .not_valid_after(end)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(
-                x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False
-            )
+            .add_extension(x509.SubjectAlternativeName([_san(n) for n in names]), critical=False)
             .add_extension(_LEAF_USAGE, critical=True)
             .add_extension(
                 x509.ExtendedKeyUsage(
