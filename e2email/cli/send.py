@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import mimetypes
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -116,18 +117,17 @@ def send_command(
           --subject "Report" --body-file note.txt --attach report.pdf
       e2email send --message draft.eml          # To/Cc/Bcc from the message
     """
+    how = Delivery(account, dry_run, require_tls, partial)
     if message_file is not None:
         if to or cc or bcc or subject is not None or body_file or attach:
             raise UsageError(
                 "--message sends a ready message: its recipients, subject and body come "
                 "from the file (drop --to/--cc/--bcc/--subject/--body-file/--attach)"
             )
-        outcome = _send_ready(ctx, message_file, sender, account, dry_run, require_tls, partial)
+        outcome = _send_ready(ctx, message_file, sender, how)
     else:
-        outcome = _compose(
-            ctx, sender, to, cc, bcc, subject, body_file, attach, account, dry_run, require_tls,
-            partial,
-        )  # fmt: skip
+        what = Composition(sender, to, cc, bcc, subject, body_file, attach)
+        outcome = _compose(ctx, what, how)
     if as_json:
         print_json(outcome_json(outcome, dry_run))
     else:
@@ -136,59 +136,63 @@ def send_command(
         raise refusal(outcome.plan, others_sent=True)
 
 
-def _compose(
-    ctx: click.Context,
-    sender: str | None,
-    to: tuple[str, ...],
-    cc: tuple[str, ...],
-    bcc: tuple[str, ...],
-    subject: str | None,
-    body_file: str | None,
-    attach: tuple[str, ...],
-    account: str | None,
-    dry_run: bool,
-    require_tls: bool,
-    partial: bool,
-) -> SendOutcome:
-    if sender is None:
+@dataclass(frozen=True)
+class Delivery:
+    """How to send, whatever is sent: --account, --dry-run, --require-tls, --partial."""
+
+    account: str | None
+    dry_run: bool
+    require_tls: bool
+    partial: bool
+
+
+@dataclass(frozen=True)
+class Composition:
+    """What to compose, as given on the command line (checked by ``_compose``)."""
+
+    sender: str | None
+    to: tuple[str, ...]
+    cc: tuple[str, ...]
+    bcc: tuple[str, ...]
+    subject: str | None
+    body_file: str | None
+    attach: tuple[str, ...]
+
+
+def _compose(ctx: click.Context, what: Composition, how: Delivery) -> SendOutcome:
+    if what.sender is None:
         raise UsageError("--from is required (or use --message FILE)")
-    if subject is None:
+    if what.subject is None:
         raise UsageError("--subject is required (or use --message FILE)")
-    if not (to or cc or bcc):
+    if not (what.to or what.cc or what.bcc):
         raise UsageError("no recipients: give at least one --to, --cc or --bcc")
     req = SendRequest(
-        sender=mailbox(sender, "--from"),
-        to=mailboxes(to, "--to"),
-        cc=mailboxes(cc, "--cc"),
-        bcc=mailboxes(bcc, "--bcc"),
-        subject=check_header_value("--subject", subject),
-        body=read_body(body_file),
-        account=account,
-        dry_run=dry_run,
-        require_tls=require_tls,
-        attachments=tuple(attachment(a) for a in attach),
-        partial=partial,
+        sender=mailbox(what.sender, "--from"),
+        to=mailboxes(what.to, "--to"),
+        cc=mailboxes(what.cc, "--cc"),
+        bcc=mailboxes(what.bcc, "--bcc"),
+        subject=check_header_value("--subject", what.subject),
+        body=read_body(what.body_file),
+        account=how.account,
+        dry_run=how.dry_run,
+        require_tls=how.require_tls,
+        attachments=tuple(attachment(a) for a in what.attach),
+        partial=how.partial,
     )
     return send(runtime(ctx), req)
 
 
 def _send_ready(
-    ctx: click.Context,
-    message_file: str,
-    sender: str | None,
-    account: str | None,
-    dry_run: bool,
-    require_tls: bool,
-    partial: bool,
+    ctx: click.Context, message_file: str, sender: str | None, how: Delivery
 ) -> SendOutcome:
     raw = read_input(message_file, "--message")
     req = MessageRequest(
         raw=raw,
         sender=mailbox(sender, "--from").address if sender else None,
-        account=account,
-        dry_run=dry_run,
-        require_tls=require_tls,
-        partial=partial,
+        account=how.account,
+        dry_run=how.dry_run,
+        require_tls=how.require_tls,
+        partial=how.partial,
     )
     return send_message(runtime(ctx), req)
 
