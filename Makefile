@@ -40,4 +40,4 @@ bench: system-deps $(STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m bench
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info
+	rm -rf $(VENV) .venv-bench .mypy_cache .ruff_cache .pytest_cache build *.egg-info

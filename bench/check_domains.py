@@ -30,7 +30,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from common import loadavg, record  # noqa: E402
+from common import loadavg, product_bin, record  # noqa: E402
 from stack import start_stack  # noqa: E402
 from stack.postfix import mx_options  # noqa: E402
 
@@ -80,7 +80,7 @@ def time_cli(info: dict[str, Any], domains: list[str]) -> float:
     """Wall time of one ``e2email check`` process."""
     with tempfile.TemporaryDirectory() as tmp:
         cfg = write_config(info, Path(tmp))
-        cmd = [sys.executable, "-m", "e2email.cli.main", "--config", str(cfg), "check", *domains]
+        cmd = [str(product_bin() / "e2email"), "--config", str(cfg), "check", *domains]
         t0 = time.perf_counter()
         p = subprocess.run(cmd, capture_output=True, text=True, check=False)
         elapsed = time.perf_counter() - t0

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import BIN, clean_env, loadavg, median, record, run, serve, stack_process
+from common import clean_env, loadavg, median, product_bin, record, run, serve, stack_process
 
 TARGET = 2.0
 
@@ -80,7 +80,7 @@ def time_cli(info: dict[str, Any], addresses: list[str]) -> float:
         tmp = Path(d)
         cfg = tmp / "config.toml"
         cfg.write_text(config_text(info, tmp))
-        argv = [str(BIN / "e2email"), "--config", str(cfg), "keys", "locate", *addresses]
+        argv = [str(product_bin() / "e2email"), "--config", str(cfg), "keys", "locate", *addresses]
         r = run([*argv, "--json"], env=clean_env(tmp), ok=lambda out: out.count(info["fpr"].encode()) >= len(addresses))  # fmt: skip
     return r.wall
 

@@ -32,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from common import loadavg, record  # noqa: E402
+from common import loadavg, product_bin, record  # noqa: E402
 
 from tests.services import imapcheck  # noqa: E402
 from tests.services import imapcorpus as corpus  # noqa: E402
@@ -79,7 +79,7 @@ def reference(bob: Path, eml_dir: Path) -> float:
 
 def e2email(cfg: Path, env: dict[str, str], folder: str) -> tuple[float, dict[str, object]]:
     """Seconds for the whole ``imap decrypt`` command, and its JSON report."""
-    argv = [sys.executable, "-m", "e2email.cli.main", "--config", str(cfg), "imap", "decrypt",
+    argv = [str(product_bin() / "e2email"), "--config", str(cfg), "imap", "decrypt",
             "--account", "bob", "--folder", folder, "--to-folder", folder + ".Decrypted", "--json"]  # fmt: skip
     t0 = time.perf_counter()
     p = subprocess.run(argv, env=env, capture_output=True, check=False)

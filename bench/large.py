@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import Any
 
 from common import (
-    BIN,
     SMIME,
     MiB,
     Run,
@@ -46,6 +45,7 @@ from common import (
     loadavg,
     median,
     network_toml,
+    product_bin,
     record,
     run,
     serve,
@@ -120,7 +120,14 @@ def setup(row: Row, info: dict[str, Any], tmp: Path, size: int, homes: list[Path
         ref += ["-out", str(tmp / "ref.p7m"), str(SMIME / "bob.pem")]
     cfg = tmp / "config.toml"
     cfg.write_text(body)
-    e2 = [str(BIN / "e2email"), "--config", str(cfg), "send", "--from", "alice@example.test"]
+    e2 = [
+        str(product_bin() / "e2email"),
+        "--config",
+        str(cfg),
+        "send",
+        "--from",
+        "alice@example.test",
+    ]
     e2 += ["--to", RCPT, "--subject", "big", "--attach", str(file)]
     return Setup(tmp, file, digest, ref, e2, clean_env(tmp), homes)
 

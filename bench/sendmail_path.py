@@ -42,13 +42,12 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from common import loadavg, record  # noqa: E402
+from common import loadavg, product_bin, record  # noqa: E402
 from stack import start_stack  # noqa: E402
 from stack.postfix import submission_options  # noqa: E402
 
 from tests.support import OPENPGP  # noqa: E402
 
-BIN = Path(sys.executable).parent
 WALL_TARGET, CPU_TARGET = 2.0, 4.0
 RCPT = "bob@example.test"
 
@@ -212,7 +211,7 @@ def e2email_run(cfg: Path, msg: Path, env: dict[str, str]) -> Callable[[], None]
     def run() -> None:
         with msg.open("rb") as stdin:
             p = subprocess.run(
-                [str(BIN / "e2email-sendmail"), "-i", RCPT],
+                [str(product_bin() / "e2email-sendmail"), "-i", RCPT],
                 stdin=stdin,
                 capture_output=True,
                 env=env | {"E2EMAIL_CONFIG": str(cfg)},
@@ -251,7 +250,7 @@ def floor_run() -> Callable[[], None]:
     modules (TLS, MIME, TOML, processes) plus python-gnupg. Shown for scale."""
 
     def run() -> None:
-        subprocess.run([sys.executable, "-c", FLOOR], check=True)
+        subprocess.run([str(product_bin() / "python"), "-c", FLOOR], check=True)
 
     return run
 
