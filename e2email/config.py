@@ -297,7 +297,18 @@ def _table(r: _Reader, name: str, v: Any) -> Table:
     return v
 
 
+# The keyring entry (service "e2email") of the S/MIME key's passphrase; accounts' passwords
+# are kept under their names, so no account may take this one.
+RESERVED_ACCOUNT = "smime"
+
+
 def _account(ctx: _Context, name: str, table: Table) -> Account:
+    if name == RESERVED_ACCOUNT:
+        raise ctx.fail(
+            f"accounts.{name}",
+            f"the account name {name!r} is reserved (the keyring keeps the S/MIME key's "
+            "passphrase under it); choose another name",
+        )
     r = _Reader(ctx, table, f"accounts.{name}")
     security: SmtpSecurity = r.get("smtp_security", _choice("starttls", "tls"), "starttls")
     fingerprint = r.get("tls_fingerprint", _fingerprint, None)

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -174,3 +175,9 @@ def secret_forms(secret: str, user: str) -> list[bytes]:
     forms = [secret.encode(), base64.b64encode(secret.encode())]
     forms.append(base64.b64encode(f"\0{user}\0{secret}".encode()))
     return forms
+
+
+def assert_nothing_delivered(stack: Any, before: set[str], wait: float = 1.5) -> None:
+    """No new message in the stack's sink, after giving Postfix time to deliver one."""
+    time.sleep(wait)  # Postfix delivers within milliseconds; give it ample time to prove a negative
+    assert stack.sink.snapshot() == before, "a message was delivered although it must not be"

@@ -107,6 +107,7 @@ def test_implicit_tls_defaults_to_465() -> None:
         ("colour = 1\n", "colour: unknown key"),
         ("[accounts.a]\nfrom='a@x'\nsmtp_host='h'\ntls_fingerprint='md5:00'\n", "tls_fingerprint"),
         ("this is = not toml [", "not valid TOML"),
+        ("[accounts.smime]\nfrom='a@x'\nsmtp_host='h'\n", "accounts.smime: the account name"),
     ],
 )
 def test_mistakes_name_file_and_key(text: str, needle: str) -> None:

@@ -60,6 +60,15 @@ def needs_passphrase(key_pem: bytes) -> bool:
     return b"ENCRYPTED" in key_pem
 
 
+def passphrase_opens(key_pem: bytes, passphrase: bytes) -> bool:
+    """True if ``passphrase`` decrypts the encrypted PEM private key ``key_pem``."""
+    try:
+        serialization.load_pem_private_key(key_pem, passphrase)
+    except (ValueError, TypeError):
+        return False
+    return True
+
+
 def load_identity(cert_path: Path, key_path: Path, passphrase: bytes | None) -> Identity:
     """Read our certificate (with its chain) and private key; check they belong together."""
     certs = load_certificates(_read(cert_path, "smime.certificate"), str(cert_path))

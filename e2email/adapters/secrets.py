@@ -109,11 +109,12 @@ def from_keyring(account: str, *, allow_insecure: bool) -> str:
     return str(secret)
 
 
-def store_in_keyring(account: str, secret: str, *, allow_insecure: bool) -> str:
-    """Store ``secret`` for ``account``; return the backend's name."""
+def store_in_keyring(user: str, secret: str, *, allow_insecure: bool) -> str:
+    """Store ``secret`` under service "e2email" and ``user`` (an account's name, or "smime"
+    for the S/MIME key's passphrase); return the backend's name."""
     backend = keyring_backend(allow_insecure=allow_insecure)
     try:
-        backend.set_password(SERVICE, account, secret)
+        backend.set_password(SERVICE, user, secret)
     except Exception as e:
-        raise SecretError(f"keyring: cannot store the password of {account}: {e}") from None
+        raise SecretError(f"keyring: cannot store the secret of {user}: {e}") from None
     return backend_name(backend)

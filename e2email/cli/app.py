@@ -84,6 +84,7 @@ COMMANDS = {
     "check": ("e2email.cli.check", "check_command"),
     "trace": ("e2email.cli.trace", "trace_command"),
     "imap": ("e2email.cli.imap", "imap_group"),
+    "smime": ("e2email.cli.smime", "smime_group"),
 }
 
 

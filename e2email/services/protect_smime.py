@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cryptography import x509
 
 from e2email.adapters import cms, cms_envelope, secrets
+from e2email.config import RESERVED_ACCOUNT
 from e2email.core import compose, mime, smime, x509check
 from e2email.core.base64text import Lines
 from e2email.errors import (
@@ -33,7 +35,7 @@ if TYPE_CHECKING:
     from e2email.services.protect import Job
 
 log = logging.getLogger("e2email.smime")
-KEYRING_USER = "smime"  # keyring entry (service "e2email") for the private key's passphrase
+KEYRING_USER = RESERVED_ACCOUNT  # keyring entry (service "e2email") of the key's passphrase
 
 
 def identity(rt: Runtime) -> cms.Identity | None:
@@ -51,6 +53,37 @@ def identity(rt: Runtime) -> cms.Identity | None:
     return cms.load_identity(s.certificate, s.private_key, phrase)
 
 
+def key_needs_passphrase(rt: Runtime) -> bool:
+    """True when our ``[smime] private_key`` is encrypted (ConfigError when not configured)."""
+    _cert, _key, pem = _own_key(rt)
+    return cms.needs_passphrase(pem)
+
+
+def store_passphrase(rt: Runtime, phrase: str) -> str:
+    """Check that ``phrase`` opens our private key, then keep it in the keyring; its backend.
+
+    A wrong passphrase is refused before anything is stored, so a typo is found now rather
+    than at the next send.
+    """
+    cert, key, pem = _own_key(rt)
+    if not cms.passphrase_opens(pem, phrase.encode()):
+        raise SecretError(f"the passphrase does not open {key}; nothing was stored")
+    cms.load_identity(cert, key, phrase.encode())  # and the key belongs to the certificate
+    allow = rt.settings.secrets.allow_insecure_keyring
+    return secrets.store_in_keyring(KEYRING_USER, phrase, allow_insecure=allow)
+
+
+def _own_key(rt: Runtime) -> tuple[Path, Path, bytes]:
+    """Our certificate's and key's paths, and the key's PEM."""
+    s = rt.settings.smime
+    if s.certificate is None or s.private_key is None:
+        raise ConfigError("[smime] certificate and private_key are not configured")
+    try:
+        return s.certificate, s.private_key, s.private_key.read_bytes()
+    except OSError as e:
+        raise ConfigError(f"smime.private_key: cannot read {s.private_key}: {e.strerror}") from None
+
+
 def _passphrase(rt: Runtime) -> bytes:
     s = rt.settings.smime
     if s.passphrase_command:
@@ -62,8 +95,8 @@ def _passphrase(rt: Runtime) -> bytes:
         raise SecretError(f"keyring: cannot read the S/MIME key passphrase: {e}") from None
     if not phrase:
         raise SecretError(
-            "the S/MIME private key is encrypted: set smime.passphrase_command, or store the "
-            f"passphrase with 'keyring set {secrets.SERVICE} {KEYRING_USER}'"
+            "the S/MIME private key is encrypted: store its passphrase with "
+            "'e2email smime set-passphrase', or set smime.passphrase_command"
         )
     return str(phrase).encode()
 

@@ -10,7 +10,6 @@ import email.policy
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from tests.support import (
     Cli,
     GpgHome,
     account_toml,
+    assert_nothing_delivered,
     cli_env,
     fingerprint,
     secret_forms,
@@ -62,11 +62,6 @@ def send_as_alice(
         subject,
         stdin=stdin,
     )
-
-
-def assert_nothing_delivered(stack: Any, before: set[str], wait: float = 1.5) -> None:
-    time.sleep(wait)  # Postfix delivers within milliseconds; give it ample time to prove a negative
-    assert stack.sink.snapshot() == before, "a message was delivered although it must not be"
 
 
 def armored(message: bytes) -> bytes:
