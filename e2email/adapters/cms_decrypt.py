@@ -128,9 +128,12 @@ def _ktri(ktri: Any, key: rsa.RSAPrivateKey) -> bytes:
     algo = ktri["key_encryption_algorithm"]
     pad: asym.AsymmetricPadding = asym.PKCS1v15()
     if algo["algorithm"].native == "rsaes_oaep":
-        params = algo["parameters"]
+        params = algo["parameters"]  # RFC 4055 3.1; absent fields mean SHA-1
         h = HASHES.get(params["hash_algorithm"]["algorithm"].native, hashes.SHA1)
-        pad = asym.OAEP(asym.MGF1(h()), h(), None)
+        mgf = HASHES.get(
+            params["mask_gen_algorithm"]["parameters"]["algorithm"].native, hashes.SHA1
+        )
+        pad = asym.OAEP(asym.MGF1(mgf()), h(), None)
     try:
         return key.decrypt(ktri["encrypted_key"].native, pad)
     except ValueError:

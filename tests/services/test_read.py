@@ -229,6 +229,18 @@ def reader_for(homes: dict[str, GpgHome], cert: str) -> Runtime:
         ("ec", ["-aes-256-gcm"]),
         ("bob", ["-aes256", "-keyopt", "rsa_padding_mode:oaep"]),
         ("bob", ["-aes-128-gcm", "-keyopt", "rsa_padding_mode:oaep"]),
+        (  # OAEP with a hash and an MGF1 hash that differ: each read from its own parameter
+            "bob",
+            [
+                "-aes256",
+                "-keyopt",
+                "rsa_padding_mode:oaep",
+                "-keyopt",
+                "rsa_oaep_md:sha256",
+                "-keyopt",
+                "rsa_mgf1_md:sha384",
+            ],
+        ),
     ],
 )
 def test_openssl_cms_recipients_rsa_oaep_and_ec_key_agreement(
