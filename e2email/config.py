@@ -78,6 +78,7 @@ class SmimeSettings:
     sign: bool = True
     encrypt_to_self: bool = True
     encryption: SmimeEncryption = "aes256-cbc"
+    rsa_oaep: bool = False  # RSA recipients: RSAES-OAEP (SHA-256) instead of PKCS#1 v1.5
 
 
 @dataclass(frozen=True)
@@ -378,6 +379,7 @@ def _smime(ctx: _Context, table: Table) -> SmimeSettings:
         sign=r.get("sign", _bool, True),
         encrypt_to_self=r.get("encrypt_to_self", _bool, True),
         encryption=r.get("encryption", _choice("aes256-cbc", "aes256-gcm"), "aes256-cbc"),
+        rsa_oaep=r.get("rsa_oaep", _bool, False),
     )
     r.finish()
     return s

@@ -104,6 +104,7 @@ def test_implicit_tls_defaults_to_465() -> None:
         ("[discovery]\nmethods=['local','carrier-pigeon']\n", "discovery.methods: unknown method"),
         ("[[discovery.ldap]]\nurl='http://x'\nbase='b'\ndomains=['d']\n", "discovery.ldap[0].url"),
         ("[openpgp]\nsign='yes'\n", "openpgp.sign: expected true or false"),
+        ("[smime]\nrsa_oaep='yes'\n", "smime.rsa_oaep: expected true or false"),
         ("colour = 1\n", "colour: unknown key"),
         ("[accounts.a]\nfrom='a@x'\nsmtp_host='h'\ntls_fingerprint='md5:00'\n", "tls_fingerprint"),
         ("this is = not toml [", "not valid TOML"),

@@ -6,8 +6,9 @@ cryptography's primitives and asn1crypto's structures:
 
 * the content streams through the cipher chunk by chunk; the DER lengths are known in
   advance (CBC: the padded length; GCM: the plaintext length), so the output is plain DER;
-* RSA recipients: KeyTransRecipientInfo, RSAES-PKCS1-v1_5, issuerAndSerialNumber (exactly
-  what the builder and every S/MIME client write);
+* RSA recipients: KeyTransRecipientInfo, issuerAndSerialNumber, RSAES-PKCS1-v1_5 (exactly
+  what the builder and every S/MIME client write), or RSAES-OAEP with SHA-256 and MGF1-SHA-256
+  (RFC 8551 2.3 "SHOULD+", RFC 4055 with the RFC 8017 parameters) when asked for;
 * EC recipients: KeyAgreeRecipientInfo, ephemeral-static ECDH with the X9.63 KDF and AES key
   wrap (RFC 5753 3.1: dhSinglePass-stdDH-sha256kdf-scheme and id-aes256-wrap for P-256, the
   sha384/sha512 schemes for P-384/P-521);
@@ -27,7 +28,7 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, padding, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
+from cryptography.hazmat.primitives.asymmetric.padding import MGF1, OAEP, PKCS1v15
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf.x963kdf import X963KDF
 from cryptography.hazmat.primitives.keywrap import aes_key_wrap
@@ -74,8 +75,27 @@ def _issuer_and_serial(cert: x509.Certificate) -> cms.IssuerAndSerialNumber:
     )
 
 
-def _ktri(cert: x509.Certificate, key: rsa.RSAPublicKey, cek: bytes) -> cms.RecipientInfo:
-    """KeyTransRecipientInfo (RFC 5652 6.2.1) with RSAES-PKCS1-v1_5 (RFC 3370 4.2.1)."""
+# RFC 4055 3.1 RSAES-OAEP-params: SHA-256 for the label hash and MGF1, the empty label.
+_OAEP_SHA256 = {
+    "algorithm": "rsaes_oaep",
+    "parameters": algos.RSAESOAEPParams(
+        {
+            "hash_algorithm": {"algorithm": "sha256"},
+            "mask_gen_algorithm": {"algorithm": "mgf1", "parameters": {"algorithm": "sha256"}},
+        }
+    ),
+}
+
+
+def _ktri(
+    cert: x509.Certificate, key: rsa.RSAPublicKey, cek: bytes, *, oaep: bool
+) -> cms.RecipientInfo:
+    """KeyTransRecipientInfo (RFC 5652 6.2.1): RSAES-PKCS1-v1_5 (RFC 3370 4.2.1) or OAEP."""
+    if oaep:
+        algorithm: dict[str, object] = _OAEP_SHA256
+        encrypted = key.encrypt(cek, OAEP(MGF1(hashes.SHA256()), hashes.SHA256(), None))
+    else:
+        algorithm, encrypted = {"algorithm": "rsaes_pkcs1v15"}, key.encrypt(cek, PKCS1v15())
     return cms.RecipientInfo(
         name="ktri",
         value=cms.KeyTransRecipientInfo(
@@ -84,8 +104,8 @@ def _ktri(cert: x509.Certificate, key: rsa.RSAPublicKey, cek: bytes) -> cms.Reci
                 "rid": cms.RecipientIdentifier(
                     name="issuer_and_serial_number", value=_issuer_and_serial(cert)
                 ),
-                "key_encryption_algorithm": {"algorithm": "rsaes_pkcs1v15"},
-                "encrypted_key": key.encrypt(cek, PKCS1v15()),
+                "key_encryption_algorithm": algorithm,
+                "encrypted_key": encrypted,
             }
         ),
     )
@@ -136,11 +156,11 @@ def _kari(cert: x509.Certificate, key: ec.EllipticCurvePublicKey, cek: bytes) ->
     )
 
 
-def recipient_info(cert: x509.Certificate, cek: bytes) -> cms.RecipientInfo:
+def recipient_info(cert: x509.Certificate, cek: bytes, *, oaep: bool = False) -> cms.RecipientInfo:
     """The RecipientInfo for one certificate: key transport (RSA) or agreement (EC)."""
     key = cert.public_key()
     if isinstance(key, rsa.RSAPublicKey):
-        return _ktri(cert, key, cek)
+        return _ktri(cert, key, cek, oaep=oaep)
     if isinstance(key, ec.EllipticCurvePublicKey):
         return _kari(cert, key, cek)
     raise UnsupportedError("S/MIME encryption supports RSA and EC certificates only")
@@ -164,10 +184,10 @@ class _Plan:
     cipher_len: int
 
 
-def _plan(length: int, certs: list[x509.Certificate], mode: str) -> _Plan:
+def _plan(length: int, certs: list[x509.Certificate], mode: str, oaep: bool) -> _Plan:
     key = os.urandom(32)
     iv = os.urandom(16 if mode == CBC else 12)
-    infos = cms.RecipientInfos([recipient_info(c, key) for c in certs]).dump()
+    infos = cms.RecipientInfos([recipient_info(c, key, oaep=oaep) for c in certs]).dump()
     if mode == CBC:
         alg = algos.EncryptionAlgorithm({"algorithm": "aes256_cbc", "parameters": iv}).dump()
         cipher_len = (length // 16 + 1) * 16
@@ -222,16 +242,23 @@ def slices(chunks: Iterable[bytes], size: int = SLICE) -> Iterator[memoryview]:
 
 
 def encrypt_stream(
-    chunks: Iterable[bytes], length: int, certs: list[x509.Certificate], mode: str = CBC
+    chunks: Iterable[bytes],
+    length: int,
+    certs: list[x509.Certificate],
+    mode: str = CBC,
+    *,
+    oaep: bool = False,
 ) -> Iterator[bytes]:
     """The DER of a ContentInfo with the content encrypted to ``certs``, piece by piece.
+
+    ``oaep``: RSA recipients get the content key under RSAES-OAEP instead of PKCS#1 v1.5.
 
     ``length`` must be the exact number of content bytes ``chunks`` yields; anything else is
     a bug and raises InternalError (the DER lengths were written for that size).
     """
     if not certs:
         raise InternalError("no S/MIME recipients to encrypt to")
-    plan = _plan(length, certs, mode)
+    plan = _plan(length, certs, mode, oaep)
     yield plan.prefix
     seen = 0
     if mode == CBC:

@@ -225,7 +225,7 @@ def _content(job: Job) -> tuple[list[bytes] | Iterator[bytes], int]:
 def encrypted_copy(job: Job, decisions: tuple[Decision, ...]) -> Spool:
     """application/pkcs7-mime (RFC 8551 3.3; RFC 5083 for GCM), signed inside when configured."""
     certs = recipient_certificates(job, decisions) + _self(job)
-    mode = job.rt.settings.smime.encryption
+    mode, oaep = job.rt.settings.smime.encryption, job.rt.settings.smime.rsa_oaep
     pieces, length = _content(job)
     smime_type = smime.AUTH_ENVELOPED if mode == cms_envelope.GCM else smime.ENVELOPED
     outer = [*job.outer_fields(), ("MIME-Version", "1.0")]
@@ -234,13 +234,16 @@ def encrypted_copy(job: Job, decisions: tuple[Decision, ...]) -> Spool:
     out.add(smime.literal_fields(smime.enveloped_fields(smime_type)) + b"\r\n")
     if (
         mode == cms_envelope.CBC
+        and not oaep  # cryptography's builder writes PKCS#1 v1.5 only
         and length <= BUILDER_LIMIT
         and all(cms.is_rsa(c) for _, c in certs)
     ):
         der = cms.envelope(b"".join(pieces), certs)
         out.add_all(b64_chunks(der))
     else:
-        der_stream = cms_envelope.encrypt_stream(pieces, length, [c for _, c in certs], mode)
+        der_stream = cms_envelope.encrypt_stream(
+            pieces, length, [c for _, c in certs], mode, oaep=oaep
+        )
         for text in b64_stream(der_stream):
             out.add_lines(text)
     return out.finish()

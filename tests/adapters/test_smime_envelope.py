@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs7
 
 from e2email.adapters import cms as cms_adapter
-from e2email.adapters import cms_envelope
+from e2email.adapters import cms_decrypt, cms_envelope
 from e2email.errors import ConfigError, InternalError, UnsupportedError
 from tests.support import SMIME
 
@@ -165,3 +165,31 @@ def test_signing_refuses_a_certificate_recipients_would_reject(tmp_path: Path) -
     with pytest.raises(ConfigError, match="no-digital-signature") as e:
         cms_adapter.sign_detached(b"content\r\n", encryption_only(tmp_path))
     assert e.value.exit_code == 78 and "smime.sign = false" in str(e.value)
+
+
+@pytest.mark.parametrize("mode", [cms_envelope.CBC, cms_envelope.GCM])
+def test_oaep_key_transport_is_read_by_openssl_and_e2email(mode: str, tmp_path: Path) -> None:
+    der = b"".join(
+        cms_envelope.encrypt_stream(
+            pieces(DATA), len(DATA), [cert("bob"), cert("ec")], mode, oaep=True
+        )
+    )
+    ktri, kari = (ri.chosen for ri in cms.ContentInfo.load(der)["content"]["recipient_infos"])
+    algorithm = ktri["key_encryption_algorithm"]
+    assert algorithm["algorithm"].native == "rsaes_oaep"  # RFC 8551 2.3, RFC 4055 3.1
+    params = algorithm["parameters"]
+    assert params["hash_algorithm"]["algorithm"].native == "sha256"
+    assert params["mask_gen_algorithm"]["parameters"]["algorithm"].native == "sha256"
+    assert kari["key_encryption_algorithm"]["algorithm"].dotted == "1.3.132.1.11.1"  # EC: as before
+    for who in ("bob", "ec"):
+        r = openssl_decrypt(der, who, tmp_path)
+        assert r.returncode == 0, r.stderr.decode()
+        assert r.stdout == DATA
+    bob = cms_adapter.load_identity(SMIME / "bob.pem", SMIME / "bob.key", None)
+    assert cms_decrypt.decrypt(der, bob) == (DATA, mode == cms_envelope.GCM)
+
+
+def test_oaep_is_not_the_default() -> None:
+    der = b"".join(cms_envelope.encrypt_stream([DATA], len(DATA), [cert("bob")]))
+    ktri = cms.ContentInfo.load(der)["content"]["recipient_infos"][0].chosen
+    assert ktri["key_encryption_algorithm"]["algorithm"].native == "rsaes_pkcs1v15"

@@ -54,7 +54,9 @@ def make(tmp: Path, stack: Any, gnupghome: Path, extra: str = "", key: Path | No
     certs = tmp / "certs"
     certs.mkdir(exist_ok=True)
     shutil.copy(SMIME / "bob.pem", certs)
-    body = account_toml(stack) + textwrap.dedent(f"""
+    body = (
+        account_toml(stack)
+        + textwrap.dedent(f"""
         [discovery]
         methods = ["local"]
 
@@ -63,7 +65,9 @@ def make(tmp: Path, stack: Any, gnupghome: Path, extra: str = "", key: Path | No
         private_key = "{key or encrypted_key(tmp)}"
         trust_anchors = "{SMIME}/ca.pem"
         certificates_dir = "{certs}"
-        """) + textwrap.dedent(extra)
+        """)
+        + textwrap.dedent(extra)
+    )
     env = cli_env(tmp) | {
         "PYTHON_KEYRING_BACKEND": FILE_BACKEND,
         "E2EMAIL_TEST_KEYRING": str(tmp / "keyring.json"),

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from asn1crypto import cms  # type: ignore[import-untyped]
 
 from tests.services.protect_helpers import (
     CLEAR_OK,
@@ -210,6 +211,22 @@ def test_auth_enveloped_gcm_when_opted_in(
     d = openssl_decrypt(raw, "bob", work)
     assert d.returncode == 0, d.stderr.decode()
     assert openssl_verify(d.stdout, work).returncode == 0
+
+
+def test_rsa_oaep_key_transport_when_opted_in(
+    stack: Any, tmp_path: Any, alice: GpgHome, work: Workdir
+) -> None:
+    cli = make_cli(tmp_path, stack, alice.path, certs=("bob",), extra="rsa_oaep = true\n")
+    before = stack.sink.snapshot()
+    assert send(cli, "--to", "bob@example.test").returncode == 0
+    [raw] = stack.sink.wait_new(before, 1)
+    infos = cms.ContentInfo.load(p7m(raw))["content"]["recipient_infos"]
+    algorithms = {ri.chosen["key_encryption_algorithm"]["algorithm"].native for ri in infos}
+    assert algorithms == {"rsaes_oaep"}  # bob's copy and alice's own, both RSA
+    d = openssl_decrypt(raw, "bob", work)
+    assert d.returncode == 0, d.stderr.decode()
+    assert openssl_verify(d.stdout, work).returncode == 0
+    assert openssl_decrypt(raw, "alice", work).returncode == 0
 
 
 def test_own_certificate_unfit_to_sign_sends_nothing(
