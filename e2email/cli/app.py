@@ -10,6 +10,7 @@ from typing import Any, NoReturn
 import click
 
 from e2email import __version__
+from e2email.cli import process
 from e2email.cli.output import STATE, error
 from e2email.errors import EX_SOFTWARE, EX_USAGE, E2emailError
 
@@ -37,6 +38,7 @@ class LazyGroup(click.Group):
             module, attribute = self.lazy[cmd_name]
             found = getattr(importlib.import_module(module), attribute)
             self.add_command(found if isinstance(found, click.Command) else found(), cmd_name)
+            process.imported()  # the command's modules are in: its work starts
         return super().get_command(ctx, cmd_name)
 
 

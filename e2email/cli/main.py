@@ -11,7 +11,16 @@ import sys
 
 def main(argv: list[str] | None = None) -> None:
     """Run ``e2email``; exits with a sysexits code."""
-    args = sys.argv[1:] if argv is None else argv
+    from e2email.cli import process
+
+    process.starting()
+    try:
+        _main(sys.argv[1:] if argv is None else argv)
+    finally:
+        process.exiting()
+
+
+def _main(args: list[str]) -> None:
     if args == ["--version"]:
         from e2email import __version__
 

@@ -25,7 +25,13 @@ PROG = "e2email-sendmail"
 
 def main(argv: list[str] | None = None) -> NoReturn:
     """Entry point of the ``e2email-sendmail`` console script."""
-    sys.exit(run(sys.argv[1:] if argv is None else argv))
+    from e2email.cli import process
+
+    process.starting()
+    try:
+        sys.exit(run(sys.argv[1:] if argv is None else argv))
+    finally:
+        process.exiting()
 
 
 def run(argv: list[str]) -> int:
@@ -93,10 +99,14 @@ def _note(text: str) -> None:
 
 
 def _runtime(args: SendmailArgs) -> Runtime:
+    """The configuration loaded: every mode has imported what it needs, the work starts."""
     from e2email import config
+    from e2email.cli import process
     from e2email.services.runtime import Runtime
 
-    return Runtime(config.load(args.config))
+    rt = Runtime(config.load(args.config))
+    process.imported()
+    return rt
 
 
 def _dispatch(args: SendmailArgs) -> int:
