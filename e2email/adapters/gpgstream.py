@@ -9,6 +9,11 @@ through a FIFO at the output name gpg derives (the name minus ``.asc``), so no p
 ever written to a file system, and a decryption that fails its integrity check (security.md
 item 3: ``BADMDC``, ``DECRYPTION_FAILED``, no MDC) is dropped from memory exactly like
 ``Gpg.decrypt`` drops it. Each stream is used by one thread at a time.
+
+Workers decrypt concurrently through the same gpg-agent. When the agent fails for a reason
+that is not the user's answer (out of secure memory, a dropped IPC connection, not running
+yet), the message is tried again after a short pause rather than reported as failed; a
+cancelled pinentry or a wrong passphrase is final at once.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import IO
 
@@ -34,6 +40,11 @@ from e2email.errors import ConfigError, CryptoError
 
 TIMEOUT = 600.0  # gpg may be waiting for the user's pinentry
 CHUNK = 1 << 16
+RETRY_PAUSES = (0.1, 0.5)  # seconds before the second and third attempt
+# libgpg-error codes (the low 16 bits of the status line's number) of agent failures that are
+# not the user's answer: Timeout, No agent running, the IPC errors, and the system errors
+# ECONNREFUSED, ECONNRESET, ENOMEM, EPIPE, ETIMEDOUT.
+TRANSIENT = frozenset({62, 77, *range(257, 282), 32793, 32794, 32854, 32877, 32900})
 
 
 class GpgStream:
@@ -69,6 +80,21 @@ class GpgStream:
 
     def decrypt(self, data: bytes) -> Decrypted:
         """Decrypt and verify one message; plaintext only if integrity holds (security.md 3)."""
+        plaintext, status = self._attempt(data)
+        for pause in RETRY_PAUSES:
+            if not transient_failure(status):
+                break
+            time.sleep(pause)
+            plaintext, status = self._attempt(data)
+        try:
+            _check_key(status)
+            check_integrity(status)
+        except CryptoError:
+            plaintext = b""
+            raise
+        return Decrypted(plaintext, signature_from(status))
+
+    def _attempt(self, data: bytes) -> tuple[bytes, list[tuple[str, str]]]:
         with self._lock:
             self._count += 1
             source = self._dir / f"{self._count}.asc"
@@ -80,14 +106,7 @@ class GpgStream:
             finally:
                 source.unlink(missing_ok=True)
                 fifo.unlink(missing_ok=True)
-        status = statuses(lines)
-        try:
-            _check_key(status)
-            check_integrity(status)
-        except CryptoError:
-            plaintext = b""
-            raise
-        return Decrypted(plaintext, signature_from(status))
+        return plaintext, statuses(lines)
 
     def _run(self, source: Path, fifo: Path) -> tuple[bytes, str]:
         proc = self._process()
@@ -181,6 +200,15 @@ class GpgStream:
         self.close()
 
 
+def transient_failure(status: list[tuple[str, str]]) -> bool:
+    """True if the secret-key step failed for a reason worth another try (see TRANSIENT)."""
+    for k, v in status:
+        if k == "ERROR" and v.startswith("pkdecrypt_failed"):
+            code = v.split()[-1]
+            return code.isdigit() and int(code) & 0xFFFF in TRANSIENT
+    return False
+
+
 def _check_key(status: list[tuple[str, str]]) -> None:
     """Say "not encrypted to you" rather than gpg's generic DECRYPTION_FAILED."""
     keys = {k for k, _ in status}
@@ -188,8 +216,12 @@ def _check_key(status: list[tuple[str, str]]) -> None:
         return  # a key of ours opened it: whatever failed after that is gpg.check_integrity's
     if "NO_SECKEY" in keys:
         raise CryptoError("not encrypted to any secret key in your GnuPG home")
-    if any(k == "ERROR" and v.startswith("pkdecrypt_failed") for k, v in status):
-        raise CryptoError("gpg could not use your secret key (passphrase not given?)")
+    for k, v in status:
+        if k == "ERROR" and v.startswith("pkdecrypt_failed"):
+            code = v.split()[-1]  # a libgpg-error code: 'gpg-error CODE' explains it
+            raise CryptoError(
+                f"gpg could not use your secret key (gpg error {code}; passphrase not given?)"
+            )
 
 
 def _memory_dir() -> str | None:
