@@ -60,6 +60,13 @@ def needs_passphrase(key_pem: bytes) -> bool:
     return b"ENCRYPTED" in key_pem
 
 
+def describe_key(key: PrivateKey) -> str:
+    """``RSA 3072`` or ``EC secp256r1``."""
+    if isinstance(key, rsa.RSAPrivateKey):
+        return f"RSA {key.key_size}"
+    return f"EC {key.curve.name}"
+
+
 def passphrase_opens(key_pem: bytes, passphrase: bytes) -> bool:
     """True if ``passphrase`` decrypts the encrypted PEM private key ``key_pem``."""
     try:

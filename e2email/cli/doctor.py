@@ -14,7 +14,16 @@ from e2email.services.doctor import Check, run_checks
 @click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
 @click.pass_context
 def doctor_command(ctx: click.Context, as_json: bool) -> None:
-    """Check configuration, gpg, the keyring, the resolver and each account's TLS.
+    """Check the set-up before the first message finds what is missing.
+
+    \b
+    config    the configuration file parses
+    gpg       gpg runs; its version and home
+    keyring   the keyring backend can keep secrets (needed without password_command)
+    resolver  the configured resolver answers; dnssec: it validates and its AD bit is trusted
+    openpgp   a secret key for every sender address, when openpgp.sign is true
+    smime     your certificate and key load (passphrase included) and can sign
+    account   each account's server: TLS, certificate, AUTH mechanisms (nothing is sent)
 
     Exits 0 when nothing failed (warnings allowed), 78 otherwise.
     """

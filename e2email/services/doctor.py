@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from e2email.adapters import secrets
 from e2email.errors import E2emailError
@@ -75,6 +76,56 @@ def _dnssec(rt: Runtime) -> Check:
     )
 
 
+def _openpgp(rt: Runtime) -> Check | None:
+    """A secret key for every sender address when OpenPGP copies are signed (else sending
+    stops with 78 at the first message)."""
+    from e2email.core.addresses import parse_addr_spec
+
+    o = rt.settings.openpgp
+    senders = [f for a in rt.settings.accounts.values() for f in a.from_]
+    if not (o.sign and senders):
+        return None
+    found, missing = [], []
+    for text in dict.fromkeys(senders):
+        key = rt.gpg.secret_key_for(parse_addr_spec(text))
+        if key is None:
+            missing.append(text)
+        else:
+            found.append(f"{text} {key.fingerprint[-16:]}")
+    if missing:
+        return Check(
+            "openpgp",
+            "fail",
+            f"openpgp.sign is true but there is no usable secret key for {', '.join(missing)}: "
+            "import it (gpg --import) or set openpgp.sign = false",
+        )
+    return Check("openpgp", "ok", f"signing keys: {', '.join(found)}")
+
+
+SOON = timedelta(days=30)
+
+
+def _smime(rt: Runtime) -> Check | None:
+    """Our S/MIME certificate and key load (passphrase included) and can sign if asked to."""
+    from e2email.adapters import cms
+    from e2email.services import protect_smime
+
+    s = rt.settings.smime
+    if s.certificate is None and s.private_key is None:
+        return None
+    me = protect_smime.identity(rt)
+    if me is None:
+        return None
+    if s.sign:
+        cms.check_signer(me.certificate)
+    until = me.certificate.not_valid_after_utc
+    kind = cms.describe_key(me.key)
+    detail = f"{s.certificate}: {kind}, valid until {until:%Y-%m-%d}, private key opened"
+    if until - datetime.now(UTC) < SOON:
+        return Check("smime", "warn", f"{detail}; it expires within {SOON.days} days: renew it")
+    return Check("smime", "ok", detail)
+
+
 def _account_tls(rt: Runtime, name: str) -> Check:
     from e2email.adapters.smtp import SmtpSession
 
@@ -114,6 +165,13 @@ def run_checks(rt: Runtime) -> list[Check]:
         _guard("resolver", lambda: _resolver(rt)),
         _guard("dnssec", lambda: _dnssec(rt)),
     ]
+    for name, optional in (("openpgp", _openpgp), ("smime", _smime)):
+        try:
+            check = optional(rt)
+        except E2emailError as e:
+            check = Check(name, "fail", str(e))
+        if check is not None:
+            checks.append(check)
     for name in rt.settings.accounts:
         checks.append(_guard(f"account {name}", lambda n=name: _account_tls(rt, n)))  # type: ignore[misc]
     return checks

@@ -248,9 +248,23 @@ def test_doctor_against_the_stack(stack: Any, tmp_path: Path, alice: GpgHome) ->
         checks["dnssec"]["status"] == "ok"
         and "example.test is DNSSEC-secure" in checks["dnssec"]["detail"]
     )
+    assert (
+        checks["openpgp"]["status"] == "ok" and "alice@example.test" in checks["openpgp"]["detail"]
+    )
     assert checks["account work"]["status"] == "ok", checks["account work"]
     assert "certificate verified" in checks["account work"]["detail"]
     assert p.returncode == 0, p.stdout.decode()
+
+
+def test_doctor_fails_signing_without_a_secret_key(
+    stack: Any, tmp_path: Path, gpg_home: Callable[..., GpgHome]
+) -> None:
+    cli = make_cli(tmp_path, stack, gpg_home(public=["alice", "bob"]), account_toml(stack))
+    p = cli("doctor", "--json")
+    checks = {c["name"]: c for c in json.loads(p.stdout)}
+    assert p.returncode == 78
+    assert checks["openpgp"]["status"] == "fail"
+    assert "no usable secret key for alice@example.test" in checks["openpgp"]["detail"]
 
 
 def test_doctor_reports_untrusted_account(stack: Any, tmp_path: Path, alice: GpgHome) -> None:

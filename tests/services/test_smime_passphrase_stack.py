@@ -49,7 +49,14 @@ def encrypted_key(tmp: Path) -> Path:
     return path
 
 
-def make(tmp: Path, stack: Any, gnupghome: Path, extra: str = "", key: Path | None = None) -> Cli:
+def make(
+    tmp: Path,
+    stack: Any,
+    gnupghome: Path,
+    extra: str = "",
+    key: Path | None = None,
+    cert: str = "alice",
+) -> Cli:
     """alice's account; her S/MIME identity with the encrypted key; bob's certificate."""
     certs = tmp / "certs"
     certs.mkdir(exist_ok=True)
@@ -61,7 +68,7 @@ def make(tmp: Path, stack: Any, gnupghome: Path, extra: str = "", key: Path | No
         methods = ["local"]
 
         [smime]
-        certificate = "{SMIME}/alice.pem"
+        certificate = "{SMIME}/{cert}.pem"
         private_key = "{key or encrypted_key(tmp)}"
         trust_anchors = "{SMIME}/ca.pem"
         certificates_dir = "{certs}"
@@ -150,3 +157,32 @@ def test_a_key_without_passphrase_needs_none(stack: Any, tmp_path: Path, alice: 
     assert p.returncode == 64, p.stderr.decode()
     assert "is not encrypted" in p.stderr.decode()
     assert stored(tmp_path) == {}
+
+
+def doctor(cli: Cli) -> tuple[int, dict[str, dict[str, str]]]:
+    p = cli("doctor", "--json")
+    return p.returncode, {c["name"]: c for c in json.loads(p.stdout)}
+
+
+def test_doctor_says_the_key_cannot_be_opened_until_the_passphrase_is_stored(
+    stack: Any, tmp_path: Path, alice: GpgHome
+) -> None:
+    cli = make(tmp_path, stack, alice.path)
+    code, checks = doctor(cli)
+    assert code == 78 and checks["smime"]["status"] == "fail"
+    assert "e2email smime set-passphrase" in checks["smime"]["detail"]
+    assert cli("smime", "set-passphrase", stdin=PASSPHRASE.encode() + b"\n").returncode == 0
+    code, checks = doctor(cli)
+    assert checks["smime"]["status"] == "ok", checks["smime"]
+    assert "RSA" in checks["smime"]["detail"] and "private key opened" in checks["smime"]["detail"]
+    assert checks["openpgp"]["status"] == "ok"  # alice's OpenPGP key signs her OpenPGP copies
+    assert code == 0, checks
+
+
+def test_doctor_fails_a_certificate_that_cannot_sign(
+    stack: Any, tmp_path: Path, alice: GpgHome
+) -> None:
+    cli = make(tmp_path, stack, alice.path, key=SMIME / "expired.key", cert="expired")
+    code, checks = doctor(cli)
+    assert code == 78 and checks["smime"]["status"] == "fail"
+    assert "cannot sign" in checks["smime"]["detail"] and "expired" in checks["smime"]["detail"]
