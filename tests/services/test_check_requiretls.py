@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -31,9 +31,26 @@ from .transport_scenarios import ZONE, Scenarios, scenarios_fixture  # noqa: F40
 OFFERS = ("AUTH PLAIN LOGIN", "SIZE 10000000", "REQUIRETLS")
 
 
-def runtime(
-    tmp: Path, port: int, pki: FakePki, sc: Scenarios, home: GpgHome, policy: str = ""
-) -> Runtime:
+@dataclass(frozen=True)
+class World:
+    """What every test here needs: a directory, the fake server's PKI, the MX scenarios, and
+    alice's GnuPG home (her secret key, bob's public key)."""
+
+    tmp: Path
+    pki: FakePki
+    scenarios: Scenarios
+    home: GpgHome
+
+
+@pytest.fixture
+def world(
+    tmp_path: Path, fake_pki: FakePki, scenarios: Scenarios, gpg_home: Callable[..., GpgHome]
+) -> World:
+    return World(tmp_path, fake_pki, scenarios, gpg_home(secret=["alice"], public=["bob"]))
+
+
+def runtime(w: World, port: int, policy: str = "") -> Runtime:
+    tmp, pki, sc, home = w.tmp, w.pki, w.scenarios, w.home
     anchors = tmp / "anchors.pem"
     anchors.write_bytes(pki.ca_pem.read_bytes() + sc.stack.ca_pem.read_bytes())
     network = sc.network_toml(tmp).replace(f'"{sc.stack.ca_pem}"', f'"{anchors}"')
@@ -63,27 +80,15 @@ def runtime(
     return Runtime(config.parse(text, env={"HOME": str(tmp)}))
 
 
-@pytest.fixture
-def alice(gpg_home: Callable[..., GpgHome]) -> GpgHome:
-    """Alice's home: her secret key and bob's public key (bob gets an encrypted copy)."""
-    return gpg_home(secret=["alice"], public=["bob"])
-
-
 def request(*rcpts: str) -> SendRequest:
     to = tuple(Mailbox(Address(*r.split("@"))) for r in rcpts)
     return SendRequest(Mailbox(Address("alice", "example.test")), to, "s", "hello\n")
 
 
-def test_cleartext_copy_asks_for_requiretls_encrypted_copy_does_not(
-    tmp_path: Path,
-    fake_pki: FakePki,
-    scenarios: Scenarios,
-    alice: GpgHome,
-) -> None:
-    home = alice
+def test_cleartext_copy_asks_for_requiretls_encrypted_copy_does_not(world: World) -> None:
     clear = f"dave@valid.{ZONE}"
-    with serve(Script(tls_caps=OFFERS), (fake_pki.cert, fake_pki.key)) as fake:
-        rt = runtime(tmp_path, fake.port, fake_pki, scenarios, home)
+    with serve(Script(tls_caps=OFFERS), (world.pki.cert, world.pki.key)) as fake:
+        rt = runtime(world, fake.port)
         outcome = send(rt, request("bob@example.test", clear))
         assert outcome.result is not None
         by_rcpt = {tuple(m.recipients): m.params.split() for m in fake.messages}
@@ -91,82 +96,48 @@ def test_cleartext_copy_asks_for_requiretls_encrypted_copy_does_not(
     assert "REQUIRETLS" not in by_rcpt[("bob@example.test",)]
 
 
-def test_not_offered_still_sends(
-    tmp_path: Path, fake_pki: FakePki, scenarios: Scenarios, gpg_home: Callable[..., Any]
-) -> None:
-    home = gpg_home(secret=["alice"])
-    with serve(Script(), (fake_pki.cert, fake_pki.key)) as fake:
-        rt = runtime(tmp_path, fake.port, fake_pki, scenarios, home)
+def test_not_offered_still_sends(world: World) -> None:
+    with serve(Script(), (world.pki.cert, world.pki.key)) as fake:
+        rt = runtime(world, fake.port)
         send(rt, request(f"dave@valid.{ZONE}"))
         [message] = fake.messages
     assert "REQUIRETLS" not in message.params
 
 
 def _params(
-    tmp_path: Path,
-    fake_pki: FakePki,
-    scenarios: Scenarios,
-    home: GpgHome,
-    policy: str,
-    *,
-    require_tls: bool = False,
-    caps: tuple[str, ...] = OFFERS,
+    w: World, policy: str, *, require_tls: bool = False, caps: tuple[str, ...] = OFFERS
 ) -> dict[tuple[str, ...], list[str]]:
     """Send to bob (has a key) and dave (cleartext); the MAIL FROM parameters per copy."""
     clear = f"dave@valid.{ZONE}"
-    with serve(Script(tls_caps=caps), (fake_pki.cert, fake_pki.key)) as fake:
-        rt = runtime(tmp_path, fake.port, fake_pki, scenarios, home, policy)
+    with serve(Script(tls_caps=caps), (w.pki.cert, w.pki.key)) as fake:
+        rt = runtime(w, fake.port, policy)
         req = request("bob@example.test", clear)
         send(rt, SendRequest(req.sender, req.to, req.subject, req.body, require_tls=require_tls))
         return {tuple(m.recipients): m.params.split() for m in fake.messages}
 
 
-def test_never_keeps_requiretls_off_although_offered(
-    tmp_path: Path,
-    fake_pki: FakePki,
-    scenarios: Scenarios,
-    alice: GpgHome,
-) -> None:
-    home = alice
-    by_rcpt = _params(tmp_path, fake_pki, scenarios, home, 'require_tls = "never"')
+def test_never_keeps_requiretls_off_although_offered(world: World) -> None:
+    by_rcpt = _params(world, 'require_tls = "never"')
     assert len(by_rcpt) == 2
     assert all("REQUIRETLS" not in params for params in by_rcpt.values())
 
 
-def test_the_command_line_flag_beats_never(
-    tmp_path: Path,
-    fake_pki: FakePki,
-    scenarios: Scenarios,
-    alice: GpgHome,
-) -> None:
-    home = alice
+def test_the_command_line_flag_beats_never(world: World) -> None:
     policy = 'require_tls = "never"'
-    by_rcpt = _params(tmp_path, fake_pki, scenarios, home, policy, require_tls=True)
+    by_rcpt = _params(world, policy, require_tls=True)
     assert all("REQUIRETLS" in params for params in by_rcpt.values())
 
 
-def test_always_asks_on_every_copy(
-    tmp_path: Path,
-    fake_pki: FakePki,
-    scenarios: Scenarios,
-    alice: GpgHome,
-) -> None:
-    home = alice
-    by_rcpt = _params(tmp_path, fake_pki, scenarios, home, 'require_tls = "always"')
+def test_always_asks_on_every_copy(world: World) -> None:
+    by_rcpt = _params(world, 'require_tls = "always"')
     assert by_rcpt.keys() == {("bob@example.test",), (f"dave@valid.{ZONE}",)}
     assert all("REQUIRETLS" in params for params in by_rcpt.values())
 
 
-def test_always_refuses_when_not_offered_and_sends_nothing(
-    tmp_path: Path,
-    fake_pki: FakePki,
-    scenarios: Scenarios,
-    alice: GpgHome,
-) -> None:
-    home = alice
+def test_always_refuses_when_not_offered_and_sends_nothing(world: World) -> None:
     caps = ("AUTH PLAIN LOGIN", "SIZE 10000000")
-    with serve(Script(tls_caps=caps), (fake_pki.cert, fake_pki.key)) as fake:
-        rt = runtime(tmp_path, fake.port, fake_pki, scenarios, home, 'require_tls = "always"')
+    with serve(Script(tls_caps=caps), (world.pki.cert, world.pki.key)) as fake:
+        rt = runtime(world, fake.port, 'require_tls = "always"')
         with pytest.raises(PolicyRefusedError) as caught:
             send(rt, request("bob@example.test", f"dave@valid.{ZONE}"))
         assert fake.messages == []
