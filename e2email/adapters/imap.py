@@ -194,10 +194,10 @@ class ImapSession:
             )
         session = cls(client, host, port)
         if security != "tls":
-            session._starttls(context)
+            session._starttls(context, pin)
         return session
 
-    def _starttls(self, context: ssl.SSLContext) -> None:
+    def _starttls(self, context: ssl.SSLContext, pin: str | None) -> None:
         try:
             with _errors(self.host, "STARTTLS"):
                 if not self._c.has_capability("STARTTLS"):
@@ -206,6 +206,12 @@ class ImapSession:
                     self._c.starttls(context)
                 except ssl.SSLError as e:
                     raise tls.explain(e, self.host) from None
+                # Checked here whatever imapclient does after the handshake: 4.x re-reads the
+                # capabilities (and _Plain checks the pin before that command), 3.0 does not.
+                sock = self._c.socket()
+                if not isinstance(sock, ssl.SSLSocket):
+                    raise TLSError(f"{self.host}: STARTTLS did not start TLS; refusing")
+                tls.check_pin(sock, pin, self.host)
         except BaseException:
             with contextlib.suppress(Exception):
                 self._c.shutdown()
