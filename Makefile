@@ -1,14 +1,16 @@
 # e2email — developer entry points. Every target is idempotent.
 #   make demo   one encrypted message end to end on local servers (no root, no internet)
 #   make test   install what the suite needs (Debian packages, venv), then ruff, mypy, pytest
+#   make test-oldest  the suite again on the oldest dependency versions allowed (CI runs it)
 #   make bench  performance benchmarks against the reference tools (not part of make test)
 
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+OLDEST := .venv-oldest
 
-.PHONY: all demo test lint typecheck unit system-deps venv bench clean
+.PHONY: all demo test test-oldest lint typecheck unit system-deps venv bench clean
 
 all: test
 
@@ -27,8 +29,8 @@ system-deps:
 	@sh scripts/install-system-deps.sh
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check e2email tests demo keys-fixtures
-	$(VENV)/bin/ruff format --check e2email tests demo keys-fixtures
+	$(VENV)/bin/ruff check e2email tests demo keys-fixtures bench
+	$(VENV)/bin/ruff format --check e2email tests demo keys-fixtures bench
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
@@ -36,8 +38,18 @@ typecheck: $(STAMP)
 test: system-deps $(STAMP) lint typecheck
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest $(PYTEST_ARGS)
 
+# The whole suite again against the oldest dependency versions pyproject.toml allows.
+$(OLDEST)/.installed: pyproject.toml scripts/oldest-deps.txt
+	@test -x $(OLDEST)/bin/python || $(PYTHON) -m venv $(OLDEST)
+	$(OLDEST)/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
+	$(OLDEST)/bin/python -m pip install -q --disable-pip-version-check -c scripts/oldest-deps.txt -e '.[dev]'
+	@touch $@
+
+test-oldest: system-deps $(OLDEST)/.installed
+	PATH="$(CURDIR)/$(OLDEST)/bin:$$PATH" $(OLDEST)/bin/python -m pytest $(PYTEST_ARGS)
+
 bench: system-deps $(STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m bench
 
 clean:
-	rm -rf $(VENV) .venv-bench .mypy_cache .ruff_cache .pytest_cache build *.egg-info
+	rm -rf $(VENV) $(OLDEST) .venv-bench .mypy_cache .ruff_cache .pytest_cache build *.egg-info
