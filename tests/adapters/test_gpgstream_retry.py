@@ -44,25 +44,28 @@ def attempts(
     return result, len(log.read_text().splitlines())
 
 
-def test_a_transient_agent_failure_is_tried_again(
-    gpg_home: Callable[..., GpgHome], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    home = gpg_home(secret=["bob"])
-    assert attempts(home, tmp_path, monkeypatch, 1, ENOMEM_FROM_AGENT) == (b"the secret\n", 2)
+Attempts = Callable[[int, int], tuple[bytes | CryptoError, int]]
 
 
-def test_a_cancelled_pinentry_is_final(
+@pytest.fixture
+def staged(
     gpg_home: Callable[..., GpgHome], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+) -> Attempts:
+    """``staged(failures, code)``: decrypt with that many staged agent failures first."""
     home = gpg_home(secret=["bob"])
-    result, count = attempts(home, tmp_path, monkeypatch, 1, CANCELLED)
+    return lambda failures, code: attempts(home, tmp_path, monkeypatch, failures, code)
+
+
+def test_a_transient_agent_failure_is_tried_again(staged: Attempts) -> None:
+    assert staged(1, ENOMEM_FROM_AGENT) == (b"the secret\n", 2)
+
+
+def test_a_cancelled_pinentry_is_final(staged: Attempts) -> None:
+    result, count = staged(1, CANCELLED)
     assert isinstance(result, CryptoError) and count == 1
     assert f"gpg error {CANCELLED}" in str(result)
 
 
-def test_a_lasting_agent_failure_gives_up_after_three_attempts(
-    gpg_home: Callable[..., GpgHome], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    home = gpg_home(secret=["bob"])
-    result, count = attempts(home, tmp_path, monkeypatch, 5, ENOMEM_FROM_AGENT)
+def test_a_lasting_agent_failure_gives_up_after_three_attempts(staged: Attempts) -> None:
+    result, count = staged(5, ENOMEM_FROM_AGENT)
     assert isinstance(result, CryptoError) and count == 3
