@@ -6,7 +6,7 @@ set -eu
 
 PACKAGES="postfix dovecot-core dovecot-imapd slapd ldap-utils knot knot-dnsutils unbound
 gnupg gpg-agent gpgsm dirmngr openssl sq swaks msmtp ldnsutils python3-venv ca-certificates
-strace git git-email mutt"
+strace git git-email mutt s-nail"
 
 missing=""
 for p in $PACKAGES; do

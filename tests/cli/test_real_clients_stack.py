@@ -1,7 +1,7 @@
-"""Real clients use e2email-sendmail as their sendmail: git send-email and mutt, unmodified.
+"""Real clients use e2email-sendmail as their sendmail: git send-email, mutt and s-nail's mail.
 
-Each client is configured the way docs/sendmail.md tells a user to (``--sendmail-cmd`` /
-``sendemail.sendmailcmd`` for git, ``set sendmail=`` for mutt), sends one message through the
+Each client is configured the way docs/sendmail.md tells a user to (``sendemail.sendmailcmd``
+for git, ``set sendmail=`` for mutt, ``-S mta=`` for s-nail), sends one message through the
 installed console script to the stack's Postfix, and what arrives for bob must be PGP/MIME with
 the Subject hidden, which bob's own gpg opens to the original text.
 """
@@ -89,3 +89,15 @@ def test_mutt(stack: Any, tmp_path: Path, alice: GpgHome, bob: GpgHome) -> None:
     assert b"Subject: Dinner plans" in inner
     text = next(p for p in parse(inner).walk() if p.get_content_type() == "text/plain")
     assert text.get_content().replace("\r\n", "\n") == "Meet at 8, the usual place. Ünïcödé.\n"
+
+
+def test_s_nail_mail(stack: Any, tmp_path: Path, alice: GpgHome, bob: GpgHome) -> None:
+    sm = make(stack, tmp_path, alice)
+    before = stack.sink.snapshot()
+    # docs/sendmail.md's recipe; the message has no From: e2email adds the account's address
+    run(["s-nail", "-S", f"mta={SENDMAIL}", "-s", "df", "bob@example.test"],
+        sm.env | {"MAILRC": "/dev/null"}, tmp_path, stdin=b"disk almost full\n")  # fmt: skip
+    raw = for_bob(stack, before)
+    assert b"disk almost full" not in raw and parse(raw)["From"] == "alice@example.test"
+    inner = decrypted(bob, raw)
+    assert b"Subject: df" in inner and b"disk almost full" in inner
