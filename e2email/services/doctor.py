@@ -93,11 +93,14 @@ def _openpgp(rt: Runtime) -> Check | None:
         else:
             found.append(f"{text} {key.fingerprint[-16:]}")
     if missing:
+        # Only OpenPGP copies need the key: with an S/MIME identity, S/MIME mail still goes.
+        smime = rt.settings.smime.certificate is not None
         return Check(
             "openpgp",
-            "fail",
+            "warn" if smime else "fail",
             f"openpgp.sign is true but there is no usable secret key for {', '.join(missing)}: "
-            "import it (gpg --import) or set openpgp.sign = false",
+            "messages to OpenPGP recipients will be refused; import it (gpg --import) or set "
+            "openpgp.sign = false",
         )
     return Check("openpgp", "ok", f"signing keys: {', '.join(found)}")
 

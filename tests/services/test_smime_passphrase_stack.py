@@ -186,3 +186,14 @@ def test_doctor_fails_a_certificate_that_cannot_sign(
     code, checks = doctor(cli)
     assert code == 78 and checks["smime"]["status"] == "fail"
     assert "cannot sign" in checks["smime"]["detail"] and "expired" in checks["smime"]["detail"]
+
+
+def test_doctor_only_warns_about_openpgp_signing_for_an_smime_user(
+    stack: Any, tmp_path: Path, gpg_home: Callable[..., GpgHome]
+) -> None:
+    smime_only = gpg_home(public=["bob"])  # no OpenPGP secret key of alice's at all
+    cli = make(tmp_path, stack, smime_only.path, key=SMIME / "alice.key")
+    code, checks = doctor(cli)
+    assert checks["openpgp"]["status"] == "warn", checks["openpgp"]
+    assert "OpenPGP recipients will be refused" in checks["openpgp"]["detail"]
+    assert checks["smime"]["status"] == "ok" and code == 0, checks
