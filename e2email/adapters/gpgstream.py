@@ -200,13 +200,18 @@ class GpgStream:
         self.close()
 
 
-def transient_failure(status: list[tuple[str, str]]) -> bool:
-    """True if the secret-key step failed for a reason worth another try (see TRANSIENT)."""
+def pkdecrypt_code(status: list[tuple[str, str]]) -> str | None:
+    """The libgpg-error code of a failed secret-key step ('gpg-error CODE' explains it)."""
     for k, v in status:
         if k == "ERROR" and v.startswith("pkdecrypt_failed"):
-            code = v.split()[-1]
-            return code.isdigit() and int(code) & 0xFFFF in TRANSIENT
-    return False
+            return v.split()[-1]
+    return None
+
+
+def transient_failure(status: list[tuple[str, str]]) -> bool:
+    """True if the secret-key step failed for a reason worth another try (see TRANSIENT)."""
+    code = pkdecrypt_code(status)
+    return code is not None and code.isdigit() and int(code) & 0xFFFF in TRANSIENT
 
 
 def _check_key(status: list[tuple[str, str]]) -> None:
@@ -216,12 +221,11 @@ def _check_key(status: list[tuple[str, str]]) -> None:
         return  # a key of ours opened it: whatever failed after that is gpg.check_integrity's
     if "NO_SECKEY" in keys:
         raise CryptoError("not encrypted to any secret key in your GnuPG home")
-    for k, v in status:
-        if k == "ERROR" and v.startswith("pkdecrypt_failed"):
-            code = v.split()[-1]  # a libgpg-error code: 'gpg-error CODE' explains it
-            raise CryptoError(
-                f"gpg could not use your secret key (gpg error {code}; passphrase not given?)"
-            )
+    code = pkdecrypt_code(status)
+    if code is not None:
+        raise CryptoError(
+            f"gpg could not use your secret key (gpg error {code}; passphrase not given?)"
+        )
 
 
 def _memory_dir() -> str | None:
