@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.ciphers import algorithms
 from cryptography.hazmat.primitives.serialization import pkcs7
 
-from e2email.errors import ConfigError, CryptoError, UnsupportedError
+from e2email.errors import ConfigError, CryptoError, SecretError, UnsupportedError
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 EC_CURVES = ("secp256r1", "secp384r1", "secp521r1")
@@ -67,21 +67,15 @@ def describe_key(key: PrivateKey) -> str:
     return f"EC {key.curve.name}"
 
 
-def passphrase_opens(key_pem: bytes, passphrase: bytes) -> bool:
-    """True if ``passphrase`` decrypts the encrypted PEM private key ``key_pem``."""
-    try:
-        serialization.load_pem_private_key(key_pem, passphrase)
-    except (ValueError, TypeError):
-        return False
-    return True
-
-
 def load_identity(cert_path: Path, key_path: Path, passphrase: bytes | None) -> Identity:
     """Read our certificate (with its chain) and private key; check they belong together."""
     certs = load_certificates(_read(cert_path, "smime.certificate"), str(cert_path))
+    pem = _read(key_path, "smime.private_key")
     try:
-        key = serialization.load_pem_private_key(_read(key_path, "smime.private_key"), passphrase)
+        key = serialization.load_pem_private_key(pem, passphrase)
     except (ValueError, TypeError) as e:
+        if passphrase is not None and needs_passphrase(pem):
+            raise SecretError(f"the passphrase does not open {key_path}") from None
         raise ConfigError(f"{key_path}: cannot load the private key: {e}") from None
     if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
         raise UnsupportedError(f"{key_path}: only RSA and EC private keys can sign S/MIME")

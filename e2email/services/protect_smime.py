@@ -65,10 +65,11 @@ def store_passphrase(rt: Runtime, phrase: str) -> str:
     A wrong passphrase is refused before anything is stored, so a typo is found now rather
     than at the next send.
     """
-    cert, key, pem = _own_key(rt)
-    if not cms.passphrase_opens(pem, phrase.encode()):
-        raise SecretError(f"the passphrase does not open {key}; nothing was stored")
-    cms.load_identity(cert, key, phrase.encode())  # and the key belongs to the certificate
+    cert, key, _pem = _own_key(rt)
+    try:
+        cms.load_identity(cert, key, phrase.encode())  # opens the key, which fits the cert
+    except SecretError as e:
+        raise SecretError(f"{e}; nothing was stored") from None
     allow = rt.settings.secrets.allow_insecure_keyring
     return secrets.store_in_keyring(KEYRING_USER, phrase, allow_insecure=allow)
 

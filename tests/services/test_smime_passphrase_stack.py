@@ -151,6 +151,17 @@ def test_passphrase_command_opens_the_key(stack: Any, tmp_path: Path, alice: Gpg
     assert parse(raw).get_param("smime-type") == "enveloped-data"
 
 
+def test_a_wrong_passphrase_command_sends_nothing_and_says_so(
+    stack: Any, tmp_path: Path, alice: GpgHome
+) -> None:
+    cli = make(tmp_path, stack, alice.path, "passphrase_command = \"printf 'not it'\"\n")
+    before = stack.sink.snapshot()
+    p = send(cli)
+    assert p.returncode == 78, p.stderr.decode()
+    assert p.stderr.decode().startswith("e2email: the passphrase does not open ")
+    assert_nothing_delivered(stack, before)
+
+
 def test_a_key_without_passphrase_needs_none(stack: Any, tmp_path: Path, alice: GpgHome) -> None:
     cli = make(tmp_path, stack, alice.path, key=SMIME / "alice.key")
     p = cli("smime", "set-passphrase", stdin=b"anything\n")
