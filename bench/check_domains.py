@@ -35,8 +35,8 @@ from stack import start_stack  # noqa: E402
 from stack.postfix import mx_options  # noqa: E402
 
 from e2email import config  # noqa: E402
-from e2email.services.check import check  # noqa: E402
 from e2email.services.runtime import Runtime  # noqa: E402
+from e2email.services.transport.check import check  # noqa: E402
 
 ZONE = "bench.test"
 COUNT = 20

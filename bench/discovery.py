@@ -58,7 +58,7 @@ def time_service(info: dict[str, Any], addresses: list[str]) -> float:
     """Seconds of one discovery run in this process (interpreter and imports already warm)."""
     from e2email import config
     from e2email.core.addresses import parse_addr_spec
-    from e2email.services import discover
+    from e2email.services.discovery import discover
     from e2email.services.runtime import Runtime
 
     with tempfile.TemporaryDirectory(prefix="e2b-disc-") as d:

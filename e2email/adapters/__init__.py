@@ -1,1 +1,1 @@
-"""adapters layer."""
+"""Adapters: one outside thing each (network peers, gpg, files); library errors become errors.py; no policy."""

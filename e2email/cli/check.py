@@ -9,8 +9,8 @@ import click
 from e2email.cli.common import runtime
 from e2email.cli.output import STATE, print_json
 from e2email.core.verdict import MxVerdict
-from e2email.services.check import check
-from e2email.services.mxpath import DomainReport
+from e2email.services.transport.check import check
+from e2email.services.transport.mxpath import DomainReport
 
 COLOURS = {
     "dane": "green",

@@ -12,7 +12,7 @@ from e2email.cli.output import STATE, print_json
 from e2email.errors import EX_DATAERR, UsageError
 
 if TYPE_CHECKING:  # the service (gpg, IMAP, S/MIME) is imported only when the command runs
-    from e2email.services.decrypt_folder import FolderReport
+    from e2email.services.imap.decrypt import FolderReport
 
 
 @click.group("imap")
@@ -92,7 +92,7 @@ def decrypt_command(
     Example:
       e2email imap decrypt --account work --folder INBOX --to-folder Decrypted
     """
-    from e2email.services.decrypt_folder import FolderRequest, Mode, decrypt_folder
+    from e2email.services.imap.decrypt import FolderRequest, Mode, decrypt_folder
 
     modes = [m for m, on in ((Mode.TO_FOLDER, to_folder), (Mode.TO_MAILDIR, to_maildir),
                              (Mode.IN_PLACE, in_place)) if on]  # fmt: skip

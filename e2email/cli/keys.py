@@ -12,7 +12,7 @@ from e2email.cli.output import STATE, print_json
 from e2email.core.addresses import parse_recipient_argument
 from e2email.errors import EX_NOUSER
 from e2email.model import Address, Key, Protocol, Rejection
-from e2email.services.discover import Found
+from e2email.services.discovery.discover import Found
 
 
 @click.group("keys")
@@ -56,7 +56,7 @@ def locate_command(
       e2email keys locate bob@example.org
       e2email keys locate --json --protocol openpgp bob@example.org carol@example.net
     """
-    from e2email.services import discover
+    from e2email.services.discovery import discover
 
     wanted = [parse_recipient_argument(a) for a in addresses]
     protocols = [Protocol(protocol)] if protocol else [Protocol.OPENPGP, Protocol.SMIME]
@@ -121,7 +121,7 @@ def _print_found(f: Found) -> None:
 @click.pass_context
 def list_command(ctx: click.Context, as_json: bool) -> None:
     """List the keys in e2email's own store, where each was found, and the pinned keys."""
-    from e2email.services import discover
+    from e2email.services.discovery import discover
 
     store = discover.store_for(runtime(ctx).settings)
     stored, pins = store.stored(), store.pins()
@@ -161,7 +161,7 @@ def forget_command(ctx: click.Context, addresses: tuple[str, ...]) -> None:
 
     The next lookup asks the network again and pins whatever key it then finds.
     """
-    from e2email.services import discover
+    from e2email.services.discovery import discover
 
     store = discover.store_for(runtime(ctx).settings)
     for text in addresses:
@@ -180,7 +180,7 @@ def accept_command(ctx: click.Context, address: str, fingerprint: str) -> None:
     The key must be one discovery has already found for ADDR (see `e2email keys locate`).
     Check it with the recipient over another channel first.
     """
-    from e2email.services import discover
+    from e2email.services.discovery import discover
 
     addr: Address = parse_recipient_argument(address)
     key = discover.accept(runtime(ctx), addr, fingerprint)

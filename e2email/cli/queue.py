@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from e2email.adapters.outbox import Entry
+from e2email.adapters.store.outbox import Entry
 from e2email.cli.common import runtime
 from e2email.cli.output import STATE, print_json
 from e2email.cli.sendmail import print_entries, print_outcomes

@@ -15,7 +15,7 @@ from e2email.core.sendmail import USAGE, SendmailArgs, parse_args
 from e2email.errors import EX_SOFTWARE, EX_TEMPFAIL, E2emailError, MessageError, UsageError
 
 if TYPE_CHECKING:
-    from e2email.adapters.outbox import Entry
+    from e2email.adapters.store.outbox import Entry
     from e2email.model import Address
     from e2email.services.queue import Outcome
     from e2email.services.runtime import Runtime

@@ -39,7 +39,7 @@ def set_passphrase(ctx: click.Context) -> None:
       e2email smime set-passphrase
       pass show mail/smime-key | e2email smime set-passphrase
     """
-    from e2email.services import protect_smime
+    from e2email.services.protect import smime as protect_smime
 
     rt = runtime(ctx)
     if not protect_smime.key_needs_passphrase(rt):

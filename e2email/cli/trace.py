@@ -9,7 +9,7 @@ import click
 
 from e2email.cli.output import STATE, print_json
 from e2email.core.received import Hop
-from e2email.services.trace import hops, read_headers
+from e2email.services.transport.trace import hops, read_headers
 
 MARKS = {"yes": ("TLS", "green"), "no": ("NO TLS", "red"), "unknown": ("TLS unknown", "yellow")}
 

@@ -1,1 +1,1 @@
-"""services layer."""
+"""Use cases: each wires core decisions to adapters for one command (send, check, imap decrypt...)."""

@@ -110,8 +110,8 @@ SOON = timedelta(days=30)
 
 def _smime(rt: Runtime) -> Check | None:
     """Our S/MIME certificate and key load (passphrase included) and can sign if asked to."""
-    from e2email.adapters import cms
-    from e2email.services import protect_smime
+    from e2email.adapters.cms import writer as cms
+    from e2email.services.protect import smime as protect_smime
 
     s = rt.settings.smime
     if s.certificate is None and s.private_key is None:

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-from e2email.adapters.outbox import Claim, Entry, Outbox
 from e2email.adapters.smtp import SmtpSession
+from e2email.adapters.store.outbox import Claim, Entry, Outbox
 from e2email.config import Account
 from e2email.errors import (
     EX_OK,

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from email.utils import getaddresses
 from typing import Protocol
 
-from e2email.adapters.cms_read import SmimeReader, load_anchors
-from e2email.adapters.gpg import NO_SIGNATURE, Decrypted, Signature
-from e2email.adapters.gpgstream import GpgStream
+from e2email.adapters.cms.reader import SmimeReader, load_anchors
+from e2email.adapters.openpgp.gpg import NO_SIGNATURE, Decrypted, Signature
+from e2email.adapters.openpgp.stream import GpgStream
 from e2email.core import protected, reader
 from e2email.core.rawmime import Entity, crlf, split_entity
 from e2email.errors import IntegrityError, MessageError
@@ -56,7 +56,7 @@ class Opened:
 
 def smime_reader(rt: Runtime) -> SmimeReader:
     """The S/MIME reader from ``[smime]``: own key and certificate, signature anchors."""
-    from e2email.services.protect_smime import identity
+    from e2email.services.protect.smime import identity
 
     return SmimeReader(identity(rt), load_anchors(rt.settings.smime.trust_anchors))
 

@@ -7,7 +7,7 @@ from functools import cached_property
 
 from e2email.adapters import secrets, tls
 from e2email.adapters.dns import Resolver
-from e2email.adapters.gpg import Gpg
+from e2email.adapters.openpgp.gpg import Gpg
 from e2email.config import Account, Settings
 from e2email.errors import ConfigError, UsageError
 from e2email.model import Address

@@ -21,7 +21,8 @@ from e2email.errors import (
     UsageError,
 )
 from e2email.model import Action, Address, Decision, Plan, Recipient, Role, SubmitResult
-from e2email.services import protect, submit
+from e2email.services import submit
+from e2email.services.protect import copies as protect
 from e2email.services.runtime import Runtime
 
 log = logging.getLogger("e2email.send")
@@ -76,7 +77,7 @@ def recipients_of(req: SendRequest) -> tuple[Recipient, ...]:
 
 def make_plan(rt: Runtime, sender: Address, recipients: tuple[Recipient, ...]) -> Plan:
     """Decide per recipient (key discovery, then policy and transport)."""
-    from e2email.services import discover
+    from e2email.services.discovery import discover
 
     wanted = [
         r.address for r in recipients if policy.effective(rt.settings.policy, r)[0] != "never"
@@ -86,7 +87,7 @@ def make_plan(rt: Runtime, sender: Address, recipients: tuple[Recipient, ...]) -
         r.address.domain for r in recipients if r.address not in found or not found[r.address].key
     ]
     if keyless:  # transport policy (MTA-STS, DANE, probes) loads only when a recipient needs it
-        from e2email.services import transport
+        from e2email.services.transport import verdicts as transport
 
         transport.prefetch(rt, keyless)  # MX paths of all keyless recipients' domains at once
     decisions = []
@@ -109,7 +110,7 @@ def make_plan(rt: Runtime, sender: Address, recipients: tuple[Recipient, ...]) -
 
 def _verdict(rt: Runtime, domain: str) -> tuple[str | None, str]:
     """The transport verdict of a keyless recipient's domain (the module loads on demand)."""
-    from e2email.services import transport
+    from e2email.services.transport import verdicts as transport
 
     return transport.verdict_for(rt, domain)
 
@@ -238,7 +239,7 @@ def send_message(rt: Runtime, req: MessageRequest, *, now: datetime | None = Non
 
 def _pin_used_keys(rt: Runtime, plan: Plan) -> None:
     """Trust on first use: keys are pinned once a message was sent with them (discover.py)."""
-    from e2email.services import discover
+    from e2email.services.discovery import discover
 
     discover.record_use(rt, plan)
 

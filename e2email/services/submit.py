@@ -31,8 +31,8 @@ from e2email.model import Address, SubmitResult
 from e2email.services.runtime import Runtime
 
 if TYPE_CHECKING:
-    from e2email.adapters.outbox import Envelope
     from e2email.adapters.spool import Spool
+    from e2email.adapters.store.outbox import Envelope
 
 log = logging.getLogger("e2email.submit")
 
@@ -236,7 +236,7 @@ def submit(
 
 
 def _envelope(job: _Job, copy: Copy) -> Envelope:
-    from e2email.adapters.outbox import Envelope
+    from e2email.adapters.store.outbox import Envelope
 
     return Envelope(
         account=job.account.name,
@@ -258,7 +258,7 @@ def _queue_rest(rt: Runtime, job: _Job, error: TemporaryFailure) -> SubmitResult
     settings = rt.settings.outbox
     if not settings.enabled or settings.path is None:
         raise TemporaryFailure(f"{reason}; not queued (the outbox is off)") from None
-    from e2email.adapters.outbox import Outbox  # only when needed: the common path sends
+    from e2email.adapters.store.outbox import Outbox  # only when needed: the common path sends
 
     box = Outbox(settings.path)
     ids: list[str] = []

@@ -8,7 +8,7 @@ from pathlib import Path
 import gnupg
 import pytest
 
-from e2email.adapters.gpg import ASSUMED_VERSION, Gpg, client
+from e2email.adapters.openpgp.gpg import ASSUMED_VERSION, Gpg, client
 from e2email.errors import ConfigError
 from e2email.model import Address
 from tests.support import OPENPGP

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from e2email.adapters.gpg import check_integrity, signature_from, statuses
+from e2email.adapters.openpgp.gpg import check_integrity, signature_from, statuses
 from e2email.errors import CryptoError, IntegrityError
 
 GOOD = """[GNUPG:] ENC_TO 1234 18 0

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from e2email.adapters import gpgstream
-from e2email.adapters.gpgstream import GpgStream
+from e2email.adapters.openpgp import stream as gpgstream
+from e2email.adapters.openpgp.stream import GpgStream
 from e2email.errors import CryptoError
 from tests.support import ROOT, GpgHome
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from e2email.adapters.keystore import KeyStore
+from e2email.adapters.store.keystore import KeyStore
 from e2email.core import x509check
 from e2email.model import Key, Protocol
 from tests.support import SMIME

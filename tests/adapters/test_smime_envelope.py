@@ -17,8 +17,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs7
 
-from e2email.adapters import cms as cms_adapter
-from e2email.adapters import cms_decrypt, cms_envelope
+from e2email.adapters.cms import decrypt as cms_decrypt
+from e2email.adapters.cms import envelope as cms_envelope
+from e2email.adapters.cms import writer as cms_adapter
 from e2email.errors import ConfigError, InternalError, UnsupportedError
 from tests.support import SMIME
 

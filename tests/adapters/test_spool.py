@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from e2email.adapters.outbox import Envelope, Outbox, decode, open_entry
 from e2email.adapters.spool import GrowingSpool, Spool
+from e2email.adapters.store.outbox import Envelope, Outbox, decode, open_entry
 from e2email.errors import CryptoError, InternalError
 
 ENV = Envelope("work", "alice@example.test", ("bob@example.test",))

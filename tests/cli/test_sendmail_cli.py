@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from e2email.adapters.outbox import Envelope, Outbox
+from e2email.adapters.store.outbox import Envelope, Outbox
 from tests.fakes.fixtures import fake_pki_fixture  # noqa: F401
 from tests.fakes.pki import FakePki
 from tests.fakes.smtp import Script, serve

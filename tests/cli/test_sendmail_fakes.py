@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from e2email.adapters.outbox import Outbox
+from e2email.adapters.store.outbox import Outbox
 from tests.fakes.fixtures import fake_pki_fixture  # noqa: F401
 from tests.fakes.pki import FakePki
 from tests.fakes.smtp import FakeSmtp, Script, serve

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from e2email.adapters.outbox import Outbox
+from e2email.adapters.store.outbox import Outbox
 from tests.support import GpgHome, account_toml, cli_env, secret_forms, write_config
 
 SENDMAIL = Path(sys.executable).parent / "e2email-sendmail"

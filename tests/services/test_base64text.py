@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import pytest
 
-from e2email.adapters import crc24
+from e2email.adapters.openpgp import crc24
 from e2email.core.base64text import ARMOR_HEAD, ARMOR_TAIL, Armor, Lines, base64_lines
 from tests.support import GpgHome
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from e2email import config
-from e2email.services.check import check
-from e2email.services.mxpath import DomainReport
 from e2email.services.runtime import Runtime
+from e2email.services.transport.check import check
+from e2email.services.transport.mxpath import DomainReport
 
 from .dane_scenarios import INDETERMINATE, ZONE, DaneScenarios, dane_scenarios_fixture  # noqa: F401
 

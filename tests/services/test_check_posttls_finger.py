@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from e2email import config
-from e2email.services.check import check
 from e2email.services.runtime import Runtime
+from e2email.services.transport.check import check
 
 from .transport_scenarios import ZONE, Scenarios, scenarios_fixture  # noqa: F401
 

@@ -11,9 +11,9 @@ from typing import Any
 from e2email import config
 from e2email.core.compose import Mailbox
 from e2email.model import Action, Address
-from e2email.services import transport
 from e2email.services.runtime import Runtime
 from e2email.services.send import SendRequest, send
+from e2email.services.transport import verdicts as transport
 from tests.support import GpgHome, account_toml
 
 from .transport_scenarios import ZONE, Scenarios, scenarios_fixture  # noqa: F401

@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 
 from e2email import config
-from e2email.services import mxpath, transport
-from e2email.services.check import check
-from e2email.services.mxpath import DomainReport
 from e2email.services.runtime import Runtime
+from e2email.services.transport import mxpath
+from e2email.services.transport import verdicts as transport
+from e2email.services.transport.check import check
+from e2email.services.transport.mxpath import DomainReport
 
 from .transport_scenarios import ZONE, Scenarios, scenarios_fixture  # noqa: F401
 

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from e2email.adapters import ldap as ldap_adapter
 from e2email.cli.keys import keys_group
 from e2email.model import Address, Protocol
-from e2email.services import discover
+from e2email.services.discovery import discover
 from tests.services.discover_helpers import (
     ZONE,
     World,

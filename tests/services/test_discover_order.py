@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from e2email.model import Address
-from e2email.services import discover
+from e2email.services.discovery import discover
 from tests.services.discover_helpers import KeyMaker, ldap_table, publish, runtime
 
 ORDER = Address("order", "example.test")

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from e2email.cli.keys import keys_group
 from e2email.core import wkd
 from e2email.model import Address, Protocol
-from e2email.services import discover
+from e2email.services.discovery import discover
 from tests.services.discover_helpers import (
     INSECURE,
     ZONE,

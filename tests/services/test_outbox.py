@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from e2email.adapters.outbox import MAGIC, Envelope, Outbox, decode, encode
+from e2email.adapters.store.outbox import MAGIC, Envelope, Outbox, decode, encode
 from e2email.errors import InternalError, TemporaryFailure, UsageError
 from tests.syscalls import traced
 
@@ -117,7 +117,7 @@ def test_clean_tmp_removes_only_abandoned_files(tmp_path: Path) -> None:
 WRITER = """
 import sys
 from pathlib import Path
-from e2email.adapters.outbox import Envelope, Outbox
+from e2email.adapters.store.outbox import Envelope, Outbox
 box = Outbox(Path(sys.argv[1]))
 env = Envelope("work", "alice@example.test", ("bob@example.test",))
 n = 0
@@ -164,7 +164,7 @@ def test_kill_9_while_writing_leaves_only_complete_entries(tmp_path: Path) -> No
 ADD_ONE = """
 import sys
 from pathlib import Path
-from e2email.adapters.outbox import Envelope, Outbox
+from e2email.adapters.store.outbox import Envelope, Outbox
 env = Envelope("work", "alice@example.test", ("bob@example.test",))
 print(Outbox(Path(sys.argv[1])).add(env, b"-----BEGIN PGP MESSAGE-----" * 1000), flush=True)
 """

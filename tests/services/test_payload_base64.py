@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from e2email.core.base64text import base64_lines
-from e2email.services.payload import CHUNK, base64_file
+from e2email.services.protect.payload import CHUNK, base64_file
 
 
 @pytest.mark.parametrize("n", [0, 1, 2, 3, 56, 57, 58, 113, 114, 1000, CHUNK, CHUNK + 5])

@@ -9,7 +9,7 @@ from e2email import config
 from e2email.core import compose
 from e2email.core.compose import Draft, Mailbox
 from e2email.model import Action, Address, Decision, Key, Plan, Protocol, Recipient, Role
-from e2email.services import protect
+from e2email.services.protect import copies as protect
 from e2email.services.runtime import Runtime
 from tests.services.protect_helpers import armored, parse
 from tests.support import GpgHome, fingerprint

@@ -47,7 +47,8 @@ from e2email.core import compose
 from e2email.core.compose import Attachment, Draft, Mailbox
 from e2email.core.mime import Stream
 from e2email.model import Address, Recipient, Role
-from e2email.services import protect, send
+from e2email.services.protect import copies as protect
+from e2email.services import send
 from e2email.services.runtime import Runtime
 
 rt = Runtime(config.load(sys.argv[1]))

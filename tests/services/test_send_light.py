@@ -20,7 +20,8 @@ from e2email import config
 from e2email.core import compose
 from e2email.core.compose import Draft, Mailbox
 from e2email.model import Address, Recipient, Role
-from e2email.services import protect, send
+from e2email.services.protect import copies as protect
+from e2email.services import send
 from e2email.services.runtime import Runtime
 
 rt = Runtime(config.parse(sys.argv[1], env={"HOME": sys.argv[2]}))
@@ -35,12 +36,15 @@ print(" ".join(sorted(sys.modules)))
 """
 
 OFF_THE_PATH = (
-    "e2email.services.lookup",
-    "e2email.services.transport",
-    "e2email.services.mxpath",
+    "e2email.services.discovery.judge",
+    "e2email.services.discovery.wkd",
+    "e2email.services.discovery.ldap",
+    "e2email.services.discovery.dane",
+    "e2email.services.transport.verdicts",
+    "e2email.services.transport.mxpath",
     "e2email.adapters.ldap",
     "e2email.adapters.http",
-    "e2email.adapters.keystore",
+    "e2email.adapters.store.keystore",
     "e2email.core.mtasts",
     "concurrent.futures",
     "dns.resolver",
@@ -64,5 +68,5 @@ def test_a_small_message_to_a_local_key_loads_no_network_method_and_no_ctypes(
     )
     assert p.returncode == 0, p.stderr.decode()
     loaded = set(p.stdout.decode().split())
-    assert "e2email.services.discover" in loaded  # the plan did run discovery
+    assert "e2email.services.discovery.discover" in loaded  # the plan did run discovery
     assert not loaded.intersection(OFF_THE_PATH), sorted(loaded.intersection(OFF_THE_PATH))

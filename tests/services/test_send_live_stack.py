@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from e2email.services import protect
+from e2email.services.protect import copies as protect
 from tests.services.protect_helpers import make_cli
 from tests.services.test_protect_large_stack import attachment_digest
 from tests.support import GpgHome, account_toml

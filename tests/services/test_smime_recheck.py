@@ -19,7 +19,7 @@ from e2email.core import compose, x509check
 from e2email.core.compose import Draft, Mailbox
 from e2email.errors import NoUsableKeyError
 from e2email.model import Action, Address, Decision, Key, Plan, Protocol, Recipient, Role
-from e2email.services import protect
+from e2email.services.protect import copies as protect
 from e2email.services.runtime import Runtime
 from tests.support import SMIME
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from e2email.adapters.outbox import Outbox
+from e2email.adapters.store.outbox import Outbox
 from e2email.errors import (
     EX_NOPERM,
     EX_TEMPFAIL,

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from e2email import config
-from e2email.adapters.outbox import Outbox
 from e2email.adapters.spool import GrowingSpool
+from e2email.adapters.store.outbox import Outbox
 from e2email.errors import EX_NOPERM, AuthenticationError, CryptoError, TemporaryFailure
 from e2email.model import Address
 from e2email.services.runtime import Runtime

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from e2email.adapters.keystore import KeyStore
+from e2email.adapters.store.keystore import KeyStore
 from e2email.model import Address
 from tests.services.discover_helpers import ZONE, World, build_world, publish
 from tests.support import Cli, GpgHome, account_toml, cli_env, write_config

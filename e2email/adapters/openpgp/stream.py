@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 from typing import IO
 
-from e2email.adapters.gpg import (
+from e2email.adapters.openpgp.gpg import (
     OFFLINE,
     Decrypted,
     Signature,

@@ -14,7 +14,7 @@ import time
 
 from e2email.adapters import http
 from e2email.adapters.dns import DnsFailure
-from e2email.adapters.transport_cache import TransportCache
+from e2email.adapters.store.transport_cache import TransportCache
 from e2email.core import mtasts, tlsrpt
 from e2email.core.verdict import Sts
 from e2email.services.runtime import Runtime

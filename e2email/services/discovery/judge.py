@@ -1,41 +1,31 @@
-"""One discovery method for one address: local keyring and certificates, WKD, LDAP, DANE.
+"""What every discovery method returns, and the validation of what it found before use.
 
-Each function returns an ``Outcome``: usable keys (validated, with their material when they
-are not in the user's keyring), rejections with a reason, and whether the answer is
-*definitive* (a clean "nothing here" may be cached; a TLS error or a timeout may not).
-``services/discover`` runs them concurrently and decides.
+Each method (``local``, ``wkd``, ``dane``, ``ldap``) returns an ``Outcome`` for one address:
+usable keys (validated, with their material when they are not in the user's keyring),
+rejections with a reason, and whether the answer is *definitive* (a clean "nothing here" may
+be cached; a TLS error or a timeout may not). OpenPGP keys are cut down to the address here
+and judged by gpg in one batch (``settle``); S/MIME certificates per security.md item 6.
+``discover`` runs the methods concurrently and decides.
 """
 
 from __future__ import annotations
 
-import hashlib
 import ssl
-from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from e2email.adapters import http, pgpinspect, secrets
-from e2email.adapters import ldap as ldap_adapter
-from e2email.adapters.dns import DnsFailure, Resolver
-from e2email.config import LdapDirectory, Settings
-from e2email.core import pgpkeys, wkd
-from e2email.errors import MessageError, TemporaryFailure
+from e2email.adapters.dns import Resolver
+from e2email.adapters.openpgp import inspect as pgpinspect
+from e2email.config import Settings
+from e2email.core import pgpkeys
 from e2email.model import Address, Key, Protocol, Rejection
 
 if TYPE_CHECKING:
     from cryptography import x509
-
-HTTP_REASONS = {
-    "tls": "tls-error",
-    "timeout": "timeout",
-    "dns": "dns-error",
-    "connect": "connect-error",
-    "http": "http-error",
-    "size": "too-large",
-}
 
 
 @dataclass(frozen=True)
@@ -56,6 +46,9 @@ class Outcome:
     where: str = ""
     notes: tuple[str, ...] = field(default=())
     candidates: tuple[Candidate, ...] = ()
+
+
+Task = tuple[str, Callable[[float], Outcome]]  # a method's name, and its lookup given a timeout
 
 
 def failed(source: str, reason: str, where: str = "") -> Outcome:
@@ -227,137 +220,3 @@ def load_anchors(path: Path | None) -> tuple[x509.Certificate, ...]:
         return tuple(x509check.load_pem_bundle(path.read_bytes()))
     except (OSError, ValueError):
         return ()
-
-
-# -- the methods -----------------------------------------------------------------------------
-
-
-def local_smime(address: Address, ctx: Context) -> Outcome:
-    """Certificates in ``smime.certificates_dir`` whose SAN names the address."""
-    directory = ctx.settings.smime.certificates_dir
-    if directory is None or not directory.is_dir():
-        return Outcome()
-    blobs = []
-    for path in sorted(directory.iterdir()):
-        if path.suffix.lower() in (".pem", ".crt", ".cer", ".der", ".p7c", ".p7b"):
-            try:
-                blobs.append(path.read_bytes())
-            except OSError:
-                continue
-    found = judge_certificates(blobs, address, "local", ctx)
-    if found.rejected and found.rejected[-1].reason == "address-mismatch":
-        found = Outcome(found.keys, found.rejected[:-1])  # other people's certificates
-    return found
-
-
-def wkd_lookup(address: Address, ctx: Context, timeout: float) -> Outcome:
-    """WKD: advanced method, direct only if ``openpgpkey.DOMAIN`` does not exist (item 5)."""
-    try:
-        advanced, direct = wkd.requests(address)
-    except MessageError:
-        return Outcome((), (Rejection("wkd", "bad-domain"),))
-    try:
-        exists = _has_address(ctx.resolver, advanced.host)
-    except DnsFailure:
-        return failed(advanced.method, "dns-error", advanced.url)
-    req = advanced if exists else direct
-    try:
-        resp = http.get(
-            ctx.resolver,
-            ctx.tls_context,
-            req.host,
-            req.path,
-            max_bytes=wkd.MAX_BODY,
-            timeout=timeout,
-        )
-    except http.HttpError as e:
-        return failed(req.method, HTTP_REASONS.get(e.kind, "http-error"), req.url)
-    problem = wkd.status_problem(resp.status)
-    if problem == "not-found":
-        return nothing(req.method, req.url)
-    if problem is not None:
-        return failed(req.method, problem, req.url)
-    return replace(_wkd_body(resp.body, address, req.method, ctx), where=req.url)
-
-
-def _wkd_body(body: bytes, address: Address, source: str, ctx: Context) -> Outcome:
-    if not body.strip():
-        return Outcome((), (Rejection(source, "empty"),))
-    return judge_openpgp(body, address, source, ctx)
-
-
-def _has_address(resolver: Resolver, host: str) -> bool:
-    """True if ``host`` has an A or AAAA record; DnsFailure when DNS cannot say."""
-    return any(not resolver.query(host, rdtype).empty for rdtype in ("A", "AAAA"))
-
-
-def dane_name(address: Address) -> str:
-    """The OPENPGPKEY owner name (RFC 7929 section 3): SHA2-256 of the local part, 28 octets."""
-    digest = hashlib.sha256(address.local.encode("utf-8")).digest()[:28].hex()
-    return f"{digest}._openpgpkey.{wkd.wkd_domain(address.domain)}"
-
-
-def dane_lookup(address: Address, ctx: Context, timeout: float) -> Outcome:
-    """OPENPGPKEY records, used only from a DNSSEC-secure answer (RFC 7929 7)."""
-    del timeout  # the resolver has its own (network.timeout)
-    try:
-        name = dane_name(address)
-        answer = ctx.resolver.query(name, "OPENPGPKEY")
-    except MessageError:
-        return Outcome((), (Rejection("dane", "bad-domain"),))
-    except DnsFailure:
-        return failed("dane", "dns-error", name)
-    if answer.empty:
-        return nothing("dane", name)
-    if answer.security != "secure":
-        return Outcome((), (Rejection("dane", "dnssec-insecure"),), where=name)
-    data = b"".join(bytes(r.key) for r in answer.records)
-    return replace(judge_openpgp(data, address, "dane", ctx), where=name)
-
-
-def directories_for(settings: Settings, address: Address) -> list[LdapDirectory]:
-    """The configured directories that answer for the address's domain."""
-    domain = address.domain.lower()
-    return [d for d in settings.discovery.ldap if domain in d.domains]
-
-
-def ldap_lookup(
-    address: Address, directory: LdapDirectory, ctx: Context, timeout: float
-) -> Outcome:
-    """OpenPGP keys and S/MIME certificates from one directory."""
-    try:
-        found = ldap_adapter.lookup(
-            directory.url,
-            directory.base,
-            address,
-            resolver=ctx.resolver,
-            context=ctx.tls_context,
-            bind_dn=directory.bind_dn,
-            password=_ldap_password(ctx.settings, directory),
-            timeout=timeout,
-        )
-    except ldap_adapter.LdapError as e:
-        return failed(
-            "ldap", f"{e.kind}-error" if e.kind != "timeout" else "timeout", directory.url
-        )
-    except TemporaryFailure:
-        return failed("ldap", "connect-error", directory.url)
-    pgp = [judge_openpgp(k, address, "ldap", ctx) for k in found.pgp_keys]
-    smime = judge_certificates([*found.certificates, *found.smime_bundles], address, "ldap", ctx)
-    parts = [*pgp, smime]
-    keys = tuple(k for p in parts for k in p.keys)
-    rejected = tuple(r for p in parts for r in p.rejected)
-    candidates = tuple(c for p in parts for c in p.candidates)
-    if not keys and not rejected and not candidates:
-        return nothing("ldap", directory.url)
-    return Outcome(keys, rejected, where=directory.url, candidates=candidates)
-
-
-def _ldap_password(settings: Settings, directory: LdapDirectory) -> str | None:
-    if directory.bind_dn is None:
-        return None
-    if directory.password_command:
-        return secrets.from_command(directory.password_command, "discovery.ldap password_command")
-    return secrets.from_keyring(
-        f"ldap:{directory.url}", allow_insecure=settings.secrets.allow_insecure_keyring
-    )

@@ -14,11 +14,11 @@ from e2email.core import compose, mime, pgpmime
 from e2email.core.base64text import Armor
 from e2email.errors import InternalError, NoUsableKeyError
 from e2email.model import Decision
-from e2email.services.payload import Assembly, chunks, reader, size
+from e2email.services.protect.payload import Assembly, chunks, reader, size
 
 if TYPE_CHECKING:
     from e2email.adapters.spool import Spool
-    from e2email.services.protect import Job
+    from e2email.services.protect.copies import Job
 
 
 OWN_ARMOR_FROM = 1 << 20  # smaller payloads: gpg armors (no ctypes, no libgcrypt to load)
@@ -75,7 +75,7 @@ def encrypted_copy(job: Job, decisions: tuple[Decision, ...]) -> Spool:
 
 def _armor() -> Armor | None:
     """Our own armoring (with libgcrypt's CRC-24), or None to let gpg armor (slower)."""
-    from e2email.adapters import crc24  # ctypes: only for large payloads
+    from e2email.adapters.openpgp import crc24  # ctypes: only for large payloads
 
     checksum = crc24.new()
     return Armor(checksum) if checksum is not None else None

@@ -15,13 +15,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import cast
 
-from e2email.adapters.cms_read import SmimeReader
-from e2email.adapters.gpgstream import GpgStream
+from e2email.adapters.cms.reader import SmimeReader
 from e2email.adapters.imap import Fetched, ImapSession
+from e2email.adapters.openpgp.stream import GpgStream
 from e2email.core import reader
 from e2email.core.rawmime import split_entity
 from e2email.errors import ConfigError, E2emailError
-from e2email.services import folder_targets as targets
+from e2email.services.imap import targets
 from e2email.services.read import open_envelope, smime_reader
 from e2email.services.runtime import Runtime
 

@@ -19,28 +19,27 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from functools import cached_property, partial
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from e2email.config import Settings
 from e2email.errors import ConfigError, E2emailError, UsageError
 from e2email.model import Action, Address, Decision, Key, Plan, Protocol, Recipient, Rejection
-from e2email.services import keys as local_keys
+from e2email.services.discovery import local
 from e2email.services.runtime import Runtime
 
 if TYPE_CHECKING:
     import concurrent.futures as cf
 
-    from e2email.adapters.keystore import KeyStore
-    from e2email.services import lookup
+    from e2email.adapters.store.keystore import KeyStore
+    from e2email.services.discovery.judge import Context, Outcome, Task
 
-# The network methods (services.lookup: HTTP, LDAP, DNS; the key store) load only when an
+# The network methods (discovery.methods: HTTP, LDAP, DNS; the key store) load only when an
 # address needs them: with every key in the local keyring, the sendmail path skips them.
 
-NETWORK_METHODS = ("wkd", "ldap", "dane")
 KEY_CHANGED = "key-changed"
 ENCRYPTED = (Action.OPENPGP, Action.SMIME)
 log = logging.getLogger("e2email.discover")
@@ -75,7 +74,7 @@ def store_for(settings: Settings) -> KeyStore:
     d = settings.discovery
     if d.store_dir is None or d.cache_dir is None:
         raise ConfigError("no HOME or XDG directories: set discovery.store_dir and cache_dir")
-    from e2email.adapters.keystore import KeyStore
+    from e2email.adapters.store.keystore import KeyStore
 
     return KeyStore(d.store_dir, d.cache_dir)
 
@@ -104,11 +103,11 @@ class Discovery:
         return store_for(self.settings)
 
     @cached_property
-    def ctx(self) -> lookup.Context:
+    def ctx(self) -> Context:
         """What the methods share."""
-        from e2email.services import lookup
+        from e2email.services.discovery.judge import Context
 
-        return lookup.Context(self.settings, self.rt.resolver, self.rt.tls_context, self.now)
+        return Context(self.settings, self.rt.resolver, self.rt.tls_context, self.now)
 
     def run(self, addresses: Sequence[Address]) -> dict[Address, Found]:
         """Discover keys for every address (each looked up once)."""
@@ -132,13 +131,11 @@ class Discovery:
         keys: list[Key] = []
         rejected: list[Rejection] = []
         if Protocol.OPENPGP in self.protocols:
-            key, why = local_keys.local_openpgp(self.rt.gpg, address)
+            key, why = local.local_openpgp(self.rt.gpg, address)
             keys += [key] if key else []
             rejected += why
         if Protocol.SMIME in self.protocols and self.settings.smime.certificates_dir:
-            from e2email.services import lookup
-
-            out = lookup.local_smime(address, self.ctx)
+            out = local.local_smime(address, self.ctx)
             keys += out.keys
             rejected += out.rejected
         if keys:
@@ -171,32 +168,23 @@ class Discovery:
         if key.expires is not None and key.expires <= self.now:
             return False
         if key.protocol is Protocol.SMIME and key.material is not None:
-            from e2email.services import lookup
+            from e2email.services.discovery.judge import judge_certificates
 
-            out = lookup.judge_certificates([key.material], address, "cache", self.ctx)
+            out = judge_certificates([key.material], address, "cache", self.ctx)
             return bool(out.keys)
         return True
 
     # -- the network -------------------------------------------------------------------------
 
-    def _tasks(self, address: Address) -> list[tuple[str, Callable[[float], lookup.Outcome]]]:
-        from e2email.adapters import ldap as ldap_adapter
-        from e2email.services import lookup
+    def _tasks(self, address: Address) -> list[Task]:
+        from e2email.services.discovery import methods
 
-        tasks: list[tuple[str, Callable[[float], lookup.Outcome]]] = []
-        openpgp = Protocol.OPENPGP in self.protocols
-        for method in self.settings.discovery.methods:
-            if method == "wkd" and openpgp:
-                tasks.append((method, partial(lookup.wkd_lookup, address, self.ctx)))
-            elif method == "dane" and openpgp:
-                tasks.append((method, partial(lookup.dane_lookup, address, self.ctx)))
-            elif method == "ldap" and lookup.directories_for(self.settings, address):
-                ldap_adapter.preload()
-                tasks += [
-                    (method, partial(lookup.ldap_lookup, address, d, self.ctx))
-                    for d in lookup.directories_for(self.settings, address)
-                ]
-        return tasks
+        ctx, protocols = self.ctx, self.protocols
+        return [
+            t
+            for m in self.settings.discovery.methods
+            for t in methods.tasks(m, address, ctx, protocols)
+        ]
 
     def _network(self, addresses: list[Address]) -> dict[Address, Found]:
         if not addresses:
@@ -204,7 +192,7 @@ class Discovery:
         budget = self.settings.discovery.timeout
         deadline = time.monotonic() + budget
         jobs = [(a, m, fn) for a in addresses for m, fn in self._tasks(a)]
-        outcomes: dict[Address, list[tuple[str, lookup.Outcome]]] = {a: [] for a in addresses}
+        outcomes: dict[Address, list[tuple[str, Outcome]]] = {a: [] for a in addresses}
         if jobs:
             import concurrent.futures as cf
 
@@ -213,14 +201,14 @@ class Discovery:
             done, _ = cf.wait(futures, timeout=max(0.0, deadline - time.monotonic()))
             pool.shutdown(wait=False, cancel_futures=True)
             results = [(a, m, _result(f, m, f in done)) for f, (a, m) in futures.items()]
-            from e2email.services import lookup
+            from e2email.services.discovery.judge import settle
 
-            settled = lookup.settle([(a, o) for a, _, o in results], self.ctx)
+            settled = settle([(a, o) for a, _, o in results], self.ctx)
             for (address, method, _), outcome in zip(results, settled, strict=True):
                 outcomes[address].append((method, outcome))
         return {a: self._decide(a, outcomes[a]) for a in addresses}
 
-    def _decide(self, address: Address, outcomes: list[tuple[str, lookup.Outcome]]) -> Found:
+    def _decide(self, address: Address, outcomes: list[tuple[str, Outcome]]) -> Found:
         order = {m: i for i, m in enumerate(self.settings.discovery.methods)}
         outcomes.sort(key=lambda mo: order.get(mo[0], len(order)))
         keys = [k for _, o in outcomes for k in o.keys if k.protocol in self.protocols]
@@ -306,18 +294,18 @@ def _pin_used(rt: Runtime, address: Address, key: Key, when: datetime) -> None:
     )  # fmt: skip
 
 
-def _result(future: cf.Future[lookup.Outcome], method: str, finished: bool) -> lookup.Outcome:
-    from e2email.services import lookup
+def _result(future: cf.Future[Outcome], method: str, finished: bool) -> Outcome:
+    from e2email.services.discovery.judge import failed
 
     if not finished:
         future.cancel()
-        return lookup.failed(method, "timeout")
+        return failed(method, "timeout")
     try:
         return future.result()
     except ConfigError:
         raise
     except Exception as e:  # a method's bug must not sink the others: report it as a reason
-        return lookup.failed(method, f"error: {type(e).__name__}")
+        return failed(method, f"error: {type(e).__name__}")
 
 
 def discover(

@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING
 
 from cryptography import x509
 
-from e2email.adapters import cms, cms_envelope, secrets
+from e2email.adapters import secrets
+from e2email.adapters.cms import envelope as cms_envelope
+from e2email.adapters.cms import writer as cms
 from e2email.config import RESERVED_ACCOUNT
 from e2email.core import compose, mime, smime, x509check
 from e2email.core.base64text import Lines
@@ -26,13 +28,13 @@ from e2email.errors import (
     UnsupportedError,
 )
 from e2email.model import Decision
-from e2email.services.payload import chunks, size, to_bytes
-from e2email.services.protect_openpgp import boundary
+from e2email.services.protect.openpgp import boundary
+from e2email.services.protect.payload import chunks, size, to_bytes
 from e2email.services.runtime import Runtime
 
 if TYPE_CHECKING:
     from e2email.adapters.spool import Spool
-    from e2email.services.protect import Job
+    from e2email.services.protect.copies import Job
 
 log = logging.getLogger("e2email.smime")
 KEYRING_USER = RESERVED_ACCOUNT  # keyring entry (service "e2email") of the key's passphrase

@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.kdf.x963kdf import X963KDF
 from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap
 from cryptography.hazmat.primitives.serialization import pkcs7
 
-from e2email.adapters.cms_envelope import EccCmsSharedInfo, GcmParameters
+from e2email.adapters.cms.envelope import EccCmsSharedInfo, GcmParameters
 from e2email.errors import CryptoError, IntegrityError, UnsupportedError
 
 HASHES: dict[str, type[hashes.HashAlgorithm]] = {

@@ -29,11 +29,14 @@ from e2email.core.compose import Outgoing
 from e2email.core.mime import Entity
 from e2email.errors import ConfigError, InternalError
 from e2email.model import Action, Address, Decision, Plan, Role
-from e2email.services import keys, payload, protect_openpgp, submit
+from e2email.services import submit
+from e2email.services.discovery import local as keys
+from e2email.services.protect import openpgp as protect_openpgp
+from e2email.services.protect import payload
 from e2email.services.runtime import Runtime
 
 if TYPE_CHECKING:
-    from e2email.adapters.cms import Identity
+    from e2email.adapters.cms.writer import Identity
     from e2email.adapters.spool import Spool
 
 # S/MIME (cryptography's x509 and CMS, ~30 ms of imports) loads only when a copy needs it:
@@ -101,7 +104,7 @@ class Job:
     @cached_property
     def identity(self) -> Identity | None:
         """Our S/MIME identity from ``[smime]``, or None when not configured."""
-        from e2email.services import protect_smime
+        from e2email.services.protect import smime as protect_smime
 
         return protect_smime.identity(self.rt)
 
@@ -164,7 +167,7 @@ def _cleartext(job: Job) -> bytes | Spool:
     if signer == "openpgp":
         return protect_openpgp.signed_copy(job)
     if signer == "smime":
-        from e2email.services import protect_smime
+        from e2email.services.protect import smime as protect_smime
 
         return protect_smime.signed_copy(job)
     if job.out.original is not None:
@@ -183,7 +186,7 @@ def _copy_for(job: Job, action: Action, decisions: tuple[Decision, ...]) -> byte
     if action is Action.OPENPGP:
         return protect_openpgp.encrypted_copy(job, decisions)
     if action is Action.SMIME:
-        from e2email.services import protect_smime
+        from e2email.services.protect import smime as protect_smime
 
         return protect_smime.encrypted_copy(job, decisions)
     if action is Action.CLEARTEXT:

@@ -21,8 +21,7 @@ from e2email.adapters.imap import Fetched, ImapSession
 from e2email.config import Account
 from e2email.core import reader
 from e2email.errors import ConfigError, UsageError
-from e2email.services import folder_pipeline as pipeline
-from e2email.services import folder_targets as targets
+from e2email.services.imap import pipeline, targets
 from e2email.services.runtime import Runtime
 
 SEARCH = [

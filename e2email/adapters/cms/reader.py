@@ -25,9 +25,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.x509 import verification
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from e2email.adapters import cms_decrypt
-from e2email.adapters.cms_decrypt import Keypair
-from e2email.adapters.gpg import Signature
+from e2email.adapters.cms import decrypt as cms_decrypt
+from e2email.adapters.cms.decrypt import Keypair
+from e2email.adapters.openpgp.gpg import Signature
 from e2email.errors import ConfigError, CryptoError
 
 HASHES: dict[str, type[hashes.HashAlgorithm]] = {

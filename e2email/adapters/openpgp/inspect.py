@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from e2email.adapters.gpg import VALIDITY_REASONS, PublicKey
+from e2email.adapters.openpgp.gpg import VALIDITY_REASONS, PublicKey
 from e2email.core import pgpkeys
 from e2email.errors import ConfigError
 from e2email.model import Address

@@ -19,11 +19,11 @@ from typing import TypeVar
 
 from e2email.adapters import mxprobe
 from e2email.adapters.dns import DnsFailure, Security
-from e2email.adapters.transport_cache import TransportCache
+from e2email.adapters.store.transport_cache import TransportCache
 from e2email.core import dane
 from e2email.core.verdict import Dane, DomainVerdict, MxFacts, Probe, Sts, judge_domain
-from e2email.services import sts_policy
 from e2email.services.runtime import Runtime
+from e2email.services.transport import sts_policy
 
 T = TypeVar("T")
 

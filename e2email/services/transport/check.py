@@ -6,9 +6,10 @@ from collections.abc import Sequence
 
 from e2email.core.hostnames import is_hostname, normalise
 from e2email.errors import UsageError
-from e2email.services import mxpath, transport
-from e2email.services.mxpath import DomainReport
 from e2email.services.runtime import Runtime
+from e2email.services.transport import mxpath
+from e2email.services.transport import verdicts as transport
+from e2email.services.transport.mxpath import DomainReport
 
 
 def domains_of(targets: Sequence[str]) -> list[str]:

@@ -11,11 +11,11 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from e2email.adapters.transport_cache import TransportCache
+from e2email.adapters.store.transport_cache import TransportCache
 from e2email.services.runtime import Runtime
 
 if TYPE_CHECKING:
-    from e2email.services.mxpath import DomainReport
+    from e2email.services.transport.mxpath import DomainReport
 
 _memo: dict[str, tuple[float, str, str]] = {}
 
@@ -39,7 +39,7 @@ def prefetch(rt: Runtime, domains: list[str]) -> None:
     missing = [d for d in wanted if _fresh(rt, d) is None]
     if len(missing) < 2:
         return  # verdict_for handles a single domain just as fast
-    from e2email.services import mxpath
+    from e2email.services.transport import mxpath
 
     for report in mxpath.observe_many(rt, missing):
         remember(rt, report)
@@ -51,7 +51,7 @@ def verdict_for(rt: Runtime, domain: str) -> tuple[str, str]:
     fresh = _fresh(rt, domain)
     if fresh is not None:
         return fresh
-    from e2email.services import mxpath
+    from e2email.services.transport import mxpath
 
     report = mxpath.observe(rt, domain)
     remember(rt, report)

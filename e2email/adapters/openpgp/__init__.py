@@ -1,0 +1,1 @@
+"""OpenPGP through gpg: typed results, streaming decryption, judging network keys, armor checksum."""

@@ -1,0 +1,1 @@
+"""Key discovery: the methods (local, WKD, LDAP, DANE), their validation, and running them concurrently."""

@@ -1,0 +1,1 @@
+"""IMAP folders: decrypting a folder (fetch pipeline, write targets, the use case)."""

@@ -1,0 +1,1 @@
+"""Transport: the MX path verdict (DANE, MTA-STS, TLS) for check and send, and Received traces."""
