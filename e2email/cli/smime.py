@@ -39,10 +39,10 @@ def set_passphrase(ctx: click.Context) -> None:
       e2email smime set-passphrase
       pass show mail/smime-key | e2email smime set-passphrase
     """
-    from e2email.services.protect import smime as protect_smime
+    from e2email.services.protect import identity
 
     rt = runtime(ctx)
-    if not protect_smime.key_needs_passphrase(rt):
+    if not identity.key_needs_passphrase(rt):
         raise UsageError(
             f"{rt.settings.smime.private_key} is not encrypted: it needs no passphrase"
         )
@@ -53,5 +53,5 @@ def set_passphrase(ctx: click.Context) -> None:
         phrase = sys.stdin.readline().rstrip("\r\n")
     if not phrase:
         raise UsageError("empty passphrase; nothing stored")
-    backend = protect_smime.store_passphrase(rt, phrase)
+    backend = identity.store_passphrase(rt, phrase)
     STATE.info(f"passphrase of {rt.settings.smime.private_key} stored in {backend}")

@@ -1,6 +1,6 @@
 """RFC 8551 S/MIME framing around CMS bytes: application/pkcs7-mime and multipart/signed.
 
-Pure: the CMS structures come from ``adapters/cms.py`` as DER; here they get their MIME
+Pure: the CMS structures come from ``adapters/cms/`` as DER; here they get their MIME
 header fields and base64 (RFC 8551 3.1.2: binary CMS always travels base64-encoded).
 """
 

@@ -110,19 +110,19 @@ SOON = timedelta(days=30)
 
 def _smime(rt: Runtime) -> Check | None:
     """Our S/MIME certificate and key load (passphrase included) and can sign if asked to."""
-    from e2email.adapters.cms import writer as cms
-    from e2email.services.protect import smime as protect_smime
+    from e2email.adapters.cms.identity import check_signer, describe_key
+    from e2email.services.protect.identity import identity
 
     s = rt.settings.smime
     if s.certificate is None and s.private_key is None:
         return None
-    me = protect_smime.identity(rt)
+    me = identity(rt)
     if me is None:
         return None
     if s.sign:
-        cms.check_signer(me.certificate)
+        check_signer(me.certificate)
     until = me.certificate.not_valid_after_utc
-    kind = cms.describe_key(me.key)
+    kind = describe_key(me.key)
     detail = f"{s.certificate}: {kind}, valid until {until:%Y-%m-%d}, private key opened"
     if until - datetime.now(UTC) < SOON:
         return Check("smime", "warn", f"{detail}; it expires within {SOON.days} days: renew it")

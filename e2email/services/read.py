@@ -56,7 +56,7 @@ class Opened:
 
 def smime_reader(rt: Runtime) -> SmimeReader:
     """The S/MIME reader from ``[smime]``: own key and certificate, signature anchors."""
-    from e2email.services.protect.smime import identity
+    from e2email.services.protect.identity import identity
 
     return SmimeReader(identity(rt), load_anchors(rt.settings.smime.trust_anchors))
 

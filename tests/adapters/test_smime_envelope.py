@@ -19,7 +19,8 @@ from cryptography.hazmat.primitives.serialization import pkcs7
 
 from e2email.adapters.cms import decrypt as cms_decrypt
 from e2email.adapters.cms import envelope as cms_envelope
-from e2email.adapters.cms import writer as cms_adapter
+from e2email.adapters.cms import identity as cms_identity
+from e2email.adapters.cms import writer as cms_writer
 from e2email.errors import ConfigError, InternalError, UnsupportedError
 from tests.support import SMIME
 
@@ -104,10 +105,10 @@ def test_announced_length_must_be_exact() -> None:
 
 def test_builder_path_refuses_ec_and_envelopes_rsa(tmp_path: Path) -> None:
     with pytest.raises(UnsupportedError):
-        cms_adapter.envelope(DATA, [("ec@example.test", cert("ec"))])
-    der = cms_adapter.envelope(DATA, [("bob@example.test", cert("bob"))])
+        cms_writer.envelope(DATA, [("ec@example.test", cert("ec"))])
+    der = cms_writer.envelope(DATA, [("bob@example.test", cert("bob"))])
     assert openssl_decrypt(der, "bob", tmp_path).stdout == DATA
-    cms_adapter.check_encryptable(cert("ec"), "ec@example.test")  # P-256: fine for the writer
+    cms_identity.check_encryptable(cert("ec"), "ec@example.test")  # P-256: fine for the writer
 
 
 def test_gpgsm_reads_the_streamed_cbc_output() -> None:
@@ -123,11 +124,11 @@ def test_gpgsm_reads_the_streamed_cbc_output() -> None:
         work.close()
 
 
-def identity(name: str) -> cms_adapter.Identity:
-    return cms_adapter.load_identity(SMIME / f"{name}.pem", SMIME / f"{name}.key", None)
+def identity(name: str) -> cms_identity.Identity:
+    return cms_identity.load_identity(SMIME / f"{name}.pem", SMIME / f"{name}.key", None)
 
 
-def encryption_only(tmp: Path) -> cms_adapter.Identity:
+def encryption_only(tmp: Path) -> cms_identity.Identity:
     """An EC certificate from the test CA whose keyUsage is keyAgreement alone."""
     import datetime as dt
 
@@ -153,18 +154,18 @@ def encryption_only(tmp: Path) -> cms_adapter.Identity:
         .add_extension(x509.SubjectAlternativeName([x509.RFC822Name("alice@example.test")]), False)
         .sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
     )
-    return cms_adapter.Identity(made, key)
+    return cms_identity.Identity(made, key)
 
 
 def test_signing_refuses_a_certificate_recipients_would_reject(tmp_path: Path) -> None:
     # security.md item 6: digitalSignature to sign; an expired or non-mail certificate neither
-    der = cms_adapter.sign_detached(b"content\r\n", identity("alice"))
+    der = cms_writer.sign_detached(b"content\r\n", identity("alice"))
     assert pkcs7.load_der_pkcs7_certificates(der)[0] == cert("alice")
     for who, problem in (("expired", "expired"), ("bad-eku", "bad-eku")):
         with pytest.raises(ConfigError, match=problem):
-            cms_adapter.sign_detached(b"content\r\n", identity(who))
+            cms_writer.sign_detached(b"content\r\n", identity(who))
     with pytest.raises(ConfigError, match="no-digital-signature") as e:
-        cms_adapter.sign_detached(b"content\r\n", encryption_only(tmp_path))
+        cms_writer.sign_detached(b"content\r\n", encryption_only(tmp_path))
     assert e.value.exit_code == 78 and "smime.sign = false" in str(e.value)
 
 
@@ -186,7 +187,7 @@ def test_oaep_key_transport_is_read_by_openssl_and_e2email(mode: str, tmp_path: 
         r = openssl_decrypt(der, who, tmp_path)
         assert r.returncode == 0, r.stderr.decode()
         assert r.stdout == DATA
-    bob = cms_adapter.load_identity(SMIME / "bob.pem", SMIME / "bob.key", None)
+    bob = cms_identity.load_identity(SMIME / "bob.pem", SMIME / "bob.key", None)
     assert cms_decrypt.decrypt(der, bob) == (DATA, mode == cms_envelope.GCM)
 
 

@@ -141,7 +141,7 @@ def judge_certificates(
 
     The other certificates of the same answer (an LDAP entry's other values, a bundle, a
     folder) serve as intermediates; those on the validated path are kept with the key, so
-    the check before encrypting (``protect_smime``) builds the same path.
+    the check before encrypting (``protect.smime``) builds the same path.
     """
     from e2email.core import x509check
 

@@ -2,8 +2,8 @@
 
 The run: find candidates by server-side SEARCH (encrypted Content-Type, or an inline PGP block
 in the body; originals already marked ``$E2emailDecrypted`` and our own copies excluded),
-confirm each one locally (``core.reader.classify``), decrypt (``folder_pipeline``: batches
-fetched while worker threads decrypt), and store copies through a ``folder_targets`` target
+confirm each one locally (``core.reader.classify``), decrypt (``pipeline``: batches
+fetched while worker threads decrypt), and store copies through a ``targets`` target
 that writes first and marks after. Failures are per message: the run reports them and goes on.
 """
 

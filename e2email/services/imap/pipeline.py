@@ -1,7 +1,7 @@
 """The fast half of folder decryption: fetch, decrypt on every core, hand back batches.
 
 One thread FETCHes batches over the source connection while worker threads decrypt, each
-owning one long-lived gpg (``adapters.gpgstream``; performance.md: starting gpg costs more than
+owning one long-lived gpg (``adapters.openpgp.stream``; performance.md: starting gpg costs more than
 decrypting a 4 KB message), so fetching, decrypting and the caller's writing overlap. Every
 per-message problem becomes a ``Result`` value; only connection faults stop the run.
 """

@@ -6,7 +6,6 @@ comes into the copy's spool: a large attachment is never whole in memory.
 
 from __future__ import annotations
 
-import secrets as pysecrets
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -14,19 +13,15 @@ from e2email.core import compose, mime, pgpmime
 from e2email.core.base64text import Armor
 from e2email.errors import InternalError, NoUsableKeyError
 from e2email.model import Decision
+from e2email.services.protect.job import boundary
 from e2email.services.protect.payload import Assembly, chunks, reader, size
 
 if TYPE_CHECKING:
     from e2email.adapters.spool import Spool
-    from e2email.services.protect.copies import Job
+    from e2email.services.protect.job import Job
 
 
 OWN_ARMOR_FROM = 1 << 20  # smaller payloads: gpg armors (no ctypes, no libgcrypt to load)
-
-
-def boundary() -> str:
-    """A fresh multipart boundary (RFC 2046 5.1.1): no base64 or QP line can contain it."""
-    return "=_e2email_" + pysecrets.token_hex(12)
 
 
 def _recipients(job: Job, decisions: tuple[Decision, ...]) -> tuple[list[str], list[bytes]]:

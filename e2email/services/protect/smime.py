@@ -9,99 +9,31 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cryptography import x509
 
-from e2email.adapters import secrets
 from e2email.adapters.cms import envelope as cms_envelope
-from e2email.adapters.cms import writer as cms
-from e2email.config import RESERVED_ACCOUNT
+from e2email.adapters.cms import writer
+from e2email.adapters.cms.identity import Identity, check_encryptable, is_rsa, load_certificates
 from e2email.core import compose, mime, smime, x509check
 from e2email.core.base64text import Lines
 from e2email.errors import (
     ConfigError,
     InternalError,
     NoUsableKeyError,
-    SecretError,
     UnsupportedError,
 )
 from e2email.model import Decision
-from e2email.services.protect.openpgp import boundary
+from e2email.services.protect.job import boundary
 from e2email.services.protect.payload import chunks, size, to_bytes
 from e2email.services.runtime import Runtime
 
 if TYPE_CHECKING:
     from e2email.adapters.spool import Spool
-    from e2email.services.protect.copies import Job
+    from e2email.services.protect.job import Job
 
 log = logging.getLogger("e2email.smime")
-KEYRING_USER = RESERVED_ACCOUNT  # keyring entry (service "e2email") of the key's passphrase
-
-
-def identity(rt: Runtime) -> cms.Identity | None:
-    """Our certificate and key from ``[smime]``; None when not configured."""
-    s = rt.settings.smime
-    if s.certificate is None and s.private_key is None:
-        return None
-    if s.certificate is None or s.private_key is None:
-        raise ConfigError("[smime] needs both certificate and private_key (or neither)")
-    try:
-        pem = s.private_key.read_bytes()
-    except OSError as e:
-        raise ConfigError(f"smime.private_key: cannot read {s.private_key}: {e.strerror}") from None
-    phrase = _passphrase(rt) if cms.needs_passphrase(pem) else None
-    return cms.load_identity(s.certificate, s.private_key, phrase)
-
-
-def key_needs_passphrase(rt: Runtime) -> bool:
-    """True when our ``[smime] private_key`` is encrypted (ConfigError when not configured)."""
-    _cert, _key, pem = _own_key(rt)
-    return cms.needs_passphrase(pem)
-
-
-def store_passphrase(rt: Runtime, phrase: str) -> str:
-    """Check that ``phrase`` opens our private key, then keep it in the keyring; its backend.
-
-    A wrong passphrase is refused before anything is stored, so a typo is found now rather
-    than at the next send.
-    """
-    cert, key, _pem = _own_key(rt)
-    try:
-        cms.load_identity(cert, key, phrase.encode())  # opens the key, which fits the cert
-    except SecretError as e:
-        raise SecretError(f"{e}; nothing was stored") from None
-    allow = rt.settings.secrets.allow_insecure_keyring
-    return secrets.store_in_keyring(KEYRING_USER, phrase, allow_insecure=allow)
-
-
-def _own_key(rt: Runtime) -> tuple[Path, Path, bytes]:
-    """Our certificate's and key's paths, and the key's PEM."""
-    s = rt.settings.smime
-    if s.certificate is None or s.private_key is None:
-        raise ConfigError("[smime] certificate and private_key are not configured")
-    try:
-        return s.certificate, s.private_key, s.private_key.read_bytes()
-    except OSError as e:
-        raise ConfigError(f"smime.private_key: cannot read {s.private_key}: {e.strerror}") from None
-
-
-def _passphrase(rt: Runtime) -> bytes:
-    s = rt.settings.smime
-    if s.passphrase_command:
-        return secrets.from_command(s.passphrase_command, "smime.passphrase_command").encode()
-    backend = secrets.keyring_backend(allow_insecure=rt.settings.secrets.allow_insecure_keyring)
-    try:
-        phrase = backend.get_password(secrets.SERVICE, KEYRING_USER)
-    except Exception as e:
-        raise SecretError(f"keyring: cannot read the S/MIME key passphrase: {e}") from None
-    if not phrase:
-        raise SecretError(
-            "the S/MIME private key is encrypted: store its passphrase with "
-            "'e2email smime set-passphrase', or set smime.passphrase_command"
-        )
-    return str(phrase).encode()
 
 
 def _anchors(rt: Runtime) -> list[x509.Certificate]:
@@ -131,7 +63,7 @@ def _local_intermediates(rt: Runtime) -> list[x509.Certificate]:
         if path.suffix.lower() not in _CERT_SUFFIXES:
             continue
         try:
-            certs = cms.load_certificates(path.read_bytes(), str(path))
+            certs = load_certificates(path.read_bytes(), str(path))
         except (OSError, ConfigError):
             continue
         found += [c for c in certs if _is_ca(c)]
@@ -156,7 +88,7 @@ def recipient_certificates(
         name = str(d.recipient.address)
         if d.key is None or d.key.material is None:
             raise NoUsableKeyError(f"{name}: the plan has no S/MIME certificate to encrypt to")
-        certs = cms.load_certificates(d.key.material, f"certificate of {name}")
+        certs = load_certificates(d.key.material, f"certificate of {name}")
         cert = certs[0]
         if x509check.fingerprint(cert) != d.key.fingerprint.lower():
             raise NoUsableKeyError(f"{name}: certificate does not match the planned fingerprint")
@@ -169,7 +101,7 @@ def recipient_certificates(
         )
         if problems:
             raise NoUsableKeyError(f"{name}: certificate refused ({', '.join(problems)})")
-        cms.check_encryptable(cert, name)
+        check_encryptable(cert, name)
         out.append((name, cert))
     return out
 
@@ -179,7 +111,7 @@ def _self(job: Job) -> list[tuple[str, x509.Certificate]]:
     if me is None or not job.rt.settings.smime.encrypt_to_self:
         return []
     try:
-        cms.check_encryptable(me.certificate, str(job.sender))
+        check_encryptable(me.certificate, str(job.sender))
     except UnsupportedError:
         log.info("own S/MIME certificate cannot be encrypted to; no copy for the sender")
         return []
@@ -202,9 +134,9 @@ def b64_stream(chunks: Iterable[bytes]) -> Iterator[bytes]:
     yield lines.finish()
 
 
-def _signed_pieces(content: bytes, me: cms.Identity) -> list[bytes]:
+def _signed_pieces(content: bytes, me: Identity) -> list[bytes]:
     """multipart/signed around ``content`` as an entity of its own (RFC 8551 3.5.3)."""
-    signature = cms.sign_detached(content, me)
+    signature = writer.sign_detached(content, me)
     b = boundary()
     framing = smime.signed_framing(b)
     head = smime.literal_fields([("Content-Type", smime.signed_content_type(b))]) + b"\r\n"
@@ -239,9 +171,9 @@ def encrypted_copy(job: Job, decisions: tuple[Decision, ...]) -> Spool:
         mode == cms_envelope.CBC
         and not oaep  # cryptography's builder writes PKCS#1 v1.5 only
         and length <= BUILDER_LIMIT
-        and all(cms.is_rsa(c) for _, c in certs)
+        and all(is_rsa(c) for _, c in certs)
     ):
-        der = cms.envelope(b"".join(pieces), certs)
+        der = writer.envelope(b"".join(pieces), certs)
         out.add_all(b64_chunks(der))
     else:
         der_stream = cms_envelope.encrypt_stream(
@@ -259,7 +191,7 @@ def signed_copy(job: Job) -> Spool:
         raise InternalError("a signed S/MIME copy was asked for without an identity")
     segments = mime.render(job.signed_payload(), utf8=job.out.utf8)
     content = to_bytes(segments, job.files)
-    signature = cms.sign_detached(content, me)
+    signature = writer.sign_detached(content, me)
     b = boundary()
     fields = [*job.signed_outer_fields(), ("MIME-Version", "1.0")]
     framing = smime.signed_framing(b)

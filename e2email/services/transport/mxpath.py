@@ -5,7 +5,7 @@ when the MX and address RRsets are DNSSEC-secure, its TLSA RRset (at the CNAME-e
 name first, RFC 7672 2.2.2); a probe of every address on ``network.smtp_probe_port``;
 MTA-STS and TLS-RPT. Everything that can overlap runs in
 threads under one time budget per domain; many domains run side by side. The decision
-itself is ``core/verdict.py``; the short-lived verdict cache is ``services/transport.py``.
+itself is ``core/verdict.py``; the short-lived verdict cache is ``transport/verdicts.py``.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Verdicts are kept for ``network.verdict_ttl`` seconds, in this process and on disk, so a
 burst of messages (one sendmail process each) does not probe the same domain every time.
-Probing itself (``services/mxpath.py``, pyOpenSSL, cryptography) is imported only when a
+Probing itself (``transport/mxpath.py``, pyOpenSSL, cryptography) is imported only when a
 verdict has to be observed, to keep the sendmail path light.
 """
 
