@@ -15,8 +15,8 @@ Problem codes, in the order they are checked:
 ``no-key-agreement``     EC key, keyUsage present without keyAgreement (RFC 8550 4.4.2)
 ``no-digital-signature`` purpose "sign", keyUsage present without digitalSignature
 ``unsupported-key``  a key type S/MIME encryption here cannot use (only RSA and EC can)
-``address-mismatch`` no SAN rfc822Name equals the address (RFC 8550 3: local part exact,
-                     domain case-insensitive)
+``address-mismatch`` no SAN rfc822Name (without any, no subject emailAddress) equals the
+                     address (RFC 8550 3: local part exact, domain case-insensitive)
 ``untrusted: ...``   no valid path to a trust anchor (RFC 5280 6.1, ``x509path``), intermediates
                      allowed; after the colon, the check that failed, e.g.
                      ``untrusted: issuer "Example CA" has no keyCertSign``
@@ -31,7 +31,7 @@ from typing import Literal, TypeVar
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from e2email.core import x509path
 from e2email.model import Address
@@ -116,15 +116,20 @@ def key_usage_problems(cert: x509.Certificate, purpose: Purpose) -> list[str]:
 
 
 def san_addresses(cert: x509.Certificate) -> list[str]:
-    """The rfc822Name entries of the subjectAltName, as written (RFC 5280 4.2.1.6)."""
+    """The certificate's e-mail addresses, as written: the rfc822Name entries of the
+    subjectAltName (RFC 5280 4.2.1.6) or, when it has none, the subject's emailAddress
+    attributes, which receiving agents MUST recognise too (RFC 8550 3) and which
+    ``openssl ca`` with its default configuration writes instead of a subjectAltName."""
     san = _extension(cert, x509.SubjectAlternativeName)
-    if san is None:
-        return []
-    return [str(v) for v in san.get_values_for_type(x509.RFC822Name)]
+    found = [] if san is None else [str(v) for v in san.get_values_for_type(x509.RFC822Name)]
+    if found:
+        return found
+    return [str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.EMAIL_ADDRESS)]
 
 
 def san_matches(cert: x509.Certificate, address: Address | str) -> bool:
-    """True if a SAN rfc822Name is the address: local part exact, domain case-insensitive."""
+    """True if an address of :func:`san_addresses` is ``address``: local part exact, domain
+    case-insensitive."""
     wanted = _split(str(address))
     if wanted is None:
         return False

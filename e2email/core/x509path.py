@@ -219,7 +219,7 @@ def _path_length_problem(path: Sequence[x509.Certificate], issuer: x509.Certific
     limit = constraints.path_length if constraints is not None else None
     below = sum(1 for c in path[1:] if c.subject != c.issuer)
     if limit is not None and below > limit:
-        return f"pathLen {limit} exceeded ({below} intermediates below it)"
+        return f"pathLen {limit} exceeded ({below} CA{'s' if below > 1 else ''} below it)"
     return None
 
 
