@@ -17,6 +17,7 @@ import pytest
 from click.testing import CliRunner
 from cryptography import x509
 
+from e2email.adapters.cms.reader import SmimeReader
 from e2email.cli.keys import keys_group
 from tests.core.openssl_pki import Pki, e2email_problems, load, openssl_accepts
 
@@ -271,6 +272,26 @@ def test_any_eku_is_accepted_where_openssl_refuses(pki: Pki) -> None:
     anchors = pki.dir / f"{ROOT}.pem"
     assert not openssl_accepts(pki, pki.dir / "zoe.pem", anchors)
     assert e2email_problems(pki.dir / "zoe.pem", "zoe@example.test", anchors) == []
+
+
+# Incoming signatures are judged by the same path validation (adapters/cms/reader.py).
+
+
+@pytest.mark.parametrize(("root", "status"), [(ROOT, "good"), ("sig-nosign-root", "untrusted")])
+def test_signature_from_private_ca_is_judged_the_same(pki: Pki, root: str, status: str) -> None:
+    if root != ROOT:
+        pki.root(root, "keyUsage = critical, cRLSign")
+    name = person(pki, f"signer-{status}", root)
+    (pki.dir / "msg.txt").write_bytes(b"Content-Type: text/plain\r\n\r\nhello\r\n")
+    pki.openssl("smime", "-sign", "-nodetach", "-binary", "-outform", "DER", "-in", "msg.txt",
+                "-signer", f"{name}.pem", "-inkey", f"{name}.key", "-out", f"{name}.p7s")  # fmt: skip
+    reader = SmimeReader(None, [load(pki.dir / f"{root}.pem")])
+    der = (pki.dir / f"{name}.p7s").read_bytes()
+    _, verdict = reader.verify_opaque(der, {f"{name}@example.test"})
+    assert verdict.status == status
+    assert openssl_accepts(pki, pki.dir / f"{name}.pem", pki.dir / f"{root}.pem") is (
+        status == "good"
+    )
 
 
 # What a user sees: `keys locate --json` names the check that failed.
