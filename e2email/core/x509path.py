@@ -21,7 +21,8 @@ Every issuer on the path (the trust anchor included, as OpenSSL does) must:
 
 The end entity's own validity, key usages and address are judged by ``x509check``; here
 only its unrecognised critical extensions are (6.1.5 f). A trust anchor need not be
-self-signed: an intermediate a user trusts is an anchor too (OpenSSL's ``-partial_chain``).
+self-signed: an intermediate a user trusts is an anchor too (OpenSSL's ``-partial_chain``),
+and so is a person's certificate listed among the anchors itself.
 Revocation and certificate policies are not processed, as OpenSSL does not by default.
 """
 
@@ -92,6 +93,8 @@ def validate(
         return Path(problem=problem)
     if not anchors:
         return Path(problem="no trust anchors are configured")
+    if leaf in anchors:
+        return Path((leaf,))  # trusted as it is, as OpenSSL trusts a certificate in -CAfile
     search = _Search(anchors, intermediates, _aware(now))
     chain = search.extend([leaf])
     return Path(tuple(chain)) if chain else Path(problem=search.problem)

@@ -205,6 +205,17 @@ def test_version_1_root_is_accepted(pki: Pki) -> None:
     assert judge(pki, person(pki, "tina", "v1-root"), ["v1-root"]) == []
 
 
+def test_self_signed_person_listed_among_the_anchors_is_accepted(pki: Pki) -> None:
+    # a correspondent's own self-signed certificate, trusted by listing it (no CA at all)
+    pki.key("selfie")
+    pki.openssl("req", "-x509", "-new", "-key", "selfie.key", "-subj", "/CN=selfie",
+                "-addext", "basicConstraints = CA:FALSE", "-addext",
+                "subjectAltName = email:selfie@example.test", "-out", "selfie.pem")  # fmt: skip
+    assert judge(pki, "selfie", [ROOT, "selfie"]) == []
+    problems = judge(pki, "selfie", [ROOT])
+    assert problems == ['untrusted: no issuer among the trust anchors (issued by "selfie")']
+
+
 def test_name_constraints_are_kept(pki: Pki) -> None:
     pki.section("nc-ca", INTERMEDIATE.format(pathlen=0)
                 + "nameConstraints = critical, permitted;email:example.test, "
