@@ -57,9 +57,9 @@ class Pki:
         return self.dir / f"{name}.pem"
 
     def issue(self, name: str, issuer: str, extensions: str, *, email: str = "",
-              kind: str = "ec", days: int = 365) -> Path:  # fmt: skip
+              kind: str = "ec", days: int = 365, dn: str = DN) -> Path:  # fmt: skip
         """A certificate signed by ``issuer`` with ``openssl x509 -req -extfile``."""
-        self._request(name, email, kind)
+        self._request(name, email, kind, dn)
         self.openssl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{issuer}.pem",
                      "-CAkey", f"{issuer}.key", "-CAcreateserial", "-days", str(days),
                      "-extfile", str(self.extfile), "-extensions", extensions,
@@ -78,9 +78,9 @@ class Pki:
                      f"{issuer}.key", "-in", f"{name}.csr", *extra, "-out", f"{name}.pem")  # fmt: skip
         return self.dir / f"{name}.pem"
 
-    def _request(self, name: str, email: str, kind: str) -> None:
+    def _request(self, name: str, email: str, kind: str, dn: str = DN) -> None:
         key = self.key(name, kind)
-        subject = f"{DN}/CN={name}" + (f"/emailAddress={email}" if email else "")
+        subject = f"{dn}/CN={name}" + (f"/emailAddress={email}" if email else "")
         self.openssl("req", "-new", "-key", key, "-subj", subject, "-out", f"{name}.csr")
 
     def bundle(self, names: list[str], into: str) -> Path:

@@ -19,7 +19,7 @@ from cryptography import x509
 
 from e2email.adapters.cms.reader import SmimeReader
 from e2email.cli.keys import keys_group
-from tests.core.openssl_pki import Pki, e2email_problems, load, openssl_accepts
+from tests.core.openssl_pki import DN, Pki, e2email_problems, load, openssl_accepts
 
 ROOT = "company-root"  # `openssl req -x509 -new`, default config: no keyUsage
 LEAF = "leaf"  # what CA how-tos give a person's certificate
@@ -238,6 +238,44 @@ def test_name_constraints_are_kept(pki: Pki) -> None:
     assert problems == [
         'untrusted: issuer "nc-ca" name constraints exclude "blocked@example.test" (in "blocked")'
     ]
+
+
+NAMES_CA = """
+basicConstraints = critical, CA:true, pathlen:0
+nameConstraints = critical, permitted;email:example.test, permitted;DNS:example.test, permitted;IP:192.168.0.0/255.255.0.0, permitted;URI:.example.test, permitted;dirName:company_dn
+[company_dn]
+C = DE
+ST = Berlin
+O = Example Company
+"""
+GOOD_NAMES = "email:copy, DNS:host.example.test, IP:192.168.1.1, URI:https://www.example.test/"
+
+
+@pytest.mark.parametrize(
+    ("case", "names", "dn", "refused"),
+    [
+        ("names-ok", GOOD_NAMES, "", ""),
+        ("names-dns", "email:copy, DNS:host.elsewhere.test", "", "host.elsewhere.test"),
+        ("names-ip", "email:copy, IP:10.0.0.1", "", "10.0.0.1"),
+        ("names-uri", "email:copy, URI:https://elsewhere.test/", "", "https://elsewhere.test/"),
+        ("names-dn", "email:copy", "/C=DE/ST=Berlin/O=Other Company", "O=Other Company"),
+    ],
+)
+def test_name_constraints_of_each_type(
+    pki: Pki, case: str, names: str, dn: str, refused: str
+) -> None:
+    if not (pki.dir / "names-ca.pem").exists():
+        pki.section("names-ca", NAMES_CA)
+        pki.issue("names-ca", ROOT, "names-ca")
+    pki.section(case, MAIL_LEAF.replace("email:copy", names))
+    pki.issue(case, "names-ca", case, email=f"{case}@example.test", dn=dn or DN)
+    problems = judge(pki, case, [ROOT], ["names-ca"])
+    if not refused:
+        assert problems == []
+    else:
+        [problem] = problems
+        assert problem.startswith('untrusted: issuer "names-ca" name constraints do not permit')
+        assert refused in problem
 
 
 def test_unknown_critical_extension_is_refused(pki: Pki) -> None:
