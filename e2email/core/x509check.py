@@ -15,24 +15,25 @@ Problem codes, in the order they are checked:
 ``no-key-agreement``     EC key, keyUsage present without keyAgreement (RFC 8550 4.4.2)
 ``no-digital-signature`` purpose "sign", keyUsage present without digitalSignature
 ``unsupported-key``  a key type S/MIME encryption here cannot use (only RSA and EC can)
-``address-mismatch`` no SAN rfc822Name equals the address (RFC 8550 3: local part exact,
-                     domain case-insensitive)
-``untrusted``        no valid path to a trust anchor (RFC 5280 6.1), intermediates allowed
+``address-mismatch`` no SAN rfc822Name (without any, no subject emailAddress) equals the
+                     address (RFC 8550 3: local part exact, domain case-insensitive)
+``untrusted: ...``   no valid path to a trust anchor (RFC 5280 6.1, ``x509path``), intermediates
+                     allowed; after the colon, the check that failed, e.g.
+                     ``untrusted: issuer "Example CA" has no keyCertSign``
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Literal, TypeVar
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509 import verification
-from cryptography.x509.oid import ExtendedKeyUsageOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from e2email.core import x509path
 from e2email.model import Address
 
 Purpose = Literal["encrypt", "sign"]
@@ -72,8 +73,9 @@ def check_recipient(
     problems += key_usage_problems(cert, purpose)
     if not san_matches(cert, address):
         problems.append(ADDRESS_MISMATCH)
-    if not chains_to_anchor(cert, anchors=anchors, intermediates=intermediates, now=now):
-        problems.append(UNTRUSTED)
+    untrusted = trust_problem(cert, anchors=anchors, intermediates=intermediates, now=now)
+    if untrusted:
+        problems.append(untrusted)
     return problems
 
 
@@ -114,15 +116,20 @@ def key_usage_problems(cert: x509.Certificate, purpose: Purpose) -> list[str]:
 
 
 def san_addresses(cert: x509.Certificate) -> list[str]:
-    """The rfc822Name entries of the subjectAltName, as written (RFC 5280 4.2.1.6)."""
+    """The certificate's e-mail addresses, as written: the rfc822Name entries of the
+    subjectAltName (RFC 5280 4.2.1.6) or, when it has none, the subject's emailAddress
+    attributes, which receiving agents MUST recognise too (RFC 8550 3) and which
+    ``openssl ca`` with its default configuration writes instead of a subjectAltName."""
     san = _extension(cert, x509.SubjectAlternativeName)
-    if san is None:
-        return []
-    return [str(v) for v in san.get_values_for_type(x509.RFC822Name)]
+    found = [] if san is None else [str(v) for v in san.get_values_for_type(x509.RFC822Name)]
+    if found:
+        return found
+    return [str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.EMAIL_ADDRESS)]
 
 
 def san_matches(cert: x509.Certificate, address: Address | str) -> bool:
-    """True if a SAN rfc822Name is the address: local part exact, domain case-insensitive."""
+    """True if an address of :func:`san_addresses` is ``address``: local part exact, domain
+    case-insensitive."""
     wanted = _split(str(address))
     if wanted is None:
         return False
@@ -140,24 +147,25 @@ def chains_to_anchor(
     intermediates: Sequence[x509.Certificate] = (),
     now: dt.datetime,
 ) -> bool:
-    """True if a path from ``cert`` to an anchor validates at ``now`` (RFC 5280 6.1).
+    """True if a path from ``cert`` to an anchor validates at ``now`` (RFC 5280 6.1)."""
+    return trust_problem(cert, anchors=anchors, intermediates=intermediates, now=now) is None
 
-    Issuer certificates must be valid at ``now``. The end entity's own validity is judged by
-    :func:`validity_problems`: when it is outside its window, the path is checked from its
-    issuer up, after checking that issuer's signature on it, so an expired certificate from a
-    trusted CA reports ``expired`` and not also ``untrusted``.
+
+def trust_problem(
+    cert: x509.Certificate,
+    *,
+    anchors: Sequence[x509.Certificate],
+    intermediates: Sequence[x509.Certificate] = (),
+    now: dt.datetime,
+) -> str | None:
+    """``untrusted: <which check failed>`` when no path validates (RFC 5280 6.1), else None.
+
+    Issuer certificates must be valid at ``now``; the end entity's own validity is judged by
+    :func:`validity_problems`, so an expired certificate from a trusted CA reports
+    ``expired`` and not also ``untrusted``.
     """
-    if not anchors:
-        return False
-    now = _aware(now)
-    if not validity_problems(cert, now):
-        return bool(_verify(cert, anchors, intermediates, now))
-    for issuer in _issuers_of(cert, [*anchors, *intermediates]):
-        if issuer in anchors and not validity_problems(issuer, now):
-            return True
-        if _verify(issuer, anchors, intermediates, now):
-            return True
-    return False
+    path = x509path.validate(cert, anchors=anchors, intermediates=intermediates, now=now)
+    return None if path.valid else f"{UNTRUSTED}: {path.problem}"
 
 
 def path_intermediates(
@@ -170,8 +178,8 @@ def path_intermediates(
     """The intermediates of the validated path from ``cert`` to an anchor (RFC 5280 6.1),
     leaf side first: what must travel with the certificate for the path to be built again.
     Empty when ``cert`` is issued by an anchor itself, or when no path validates."""
-    chain = _verify(cert, anchors, intermediates, _aware(now)) if anchors else None
-    return list(chain[1:-1]) if chain else []
+    path = x509path.validate(cert, anchors=anchors, intermediates=intermediates, now=now)
+    return list(path.chain[1:-1])
 
 
 def load_pem_bundle(data: bytes) -> list[x509.Certificate]:
@@ -179,61 +187,6 @@ def load_pem_bundle(data: bytes) -> list[x509.Certificate]:
     if b"-----BEGIN CERTIFICATE-----" not in data:
         return []
     return list(x509.load_pem_x509_certificates(data))
-
-
-def _verify(
-    leaf: x509.Certificate,
-    anchors: Sequence[x509.Certificate],
-    intermediates: Sequence[x509.Certificate],
-    now: dt.datetime,
-) -> list[x509.Certificate] | None:
-    """The validated chain (leaf first, anchor last), or None."""
-    builder = (
-        verification.PolicyBuilder()
-        .store(verification.Store(list(anchors)))
-        .time(now)
-        .extension_policies(ca_policy=_ca_policy(), ee_policy=_ee_policy())
-    )
-    try:
-        verified = builder.build_client_verifier().verify(leaf, list(intermediates))
-    except verification.VerificationError:
-        return None
-    return list(verified.chain)
-
-
-def _ca_policy() -> verification.ExtensionPolicy:
-    # The Web PKI defaults for CAs (basicConstraints, keyCertSign, AKI...), except that a CA's
-    # EKU, when present, must allow e-mail rather than TLS client authentication.
-    return verification.ExtensionPolicy.webpki_defaults_ca().may_be_present(
-        x509.ExtendedKeyUsage, verification.Criticality.AGNOSTIC, _ca_eku_validator
-    )
-
-
-def _ee_policy() -> verification.ExtensionPolicy:
-    # End-entity rules (EKU, keyUsage, SAN) are ours, above, with precise problem codes.
-    return verification.ExtensionPolicy.permit_all()
-
-
-def _ca_eku_validator(
-    _policy: verification.Policy,
-    _cert: x509.Certificate,
-    eku: x509.ExtendedKeyUsage | None,
-) -> None:
-    if eku is not None and not any(oid in _MAIL_EKUS for oid in eku):
-        raise ValueError("CA extendedKeyUsage excludes emailProtection")
-
-
-def _issuers_of(
-    cert: x509.Certificate, candidates: Iterable[x509.Certificate]
-) -> list[x509.Certificate]:
-    found = []
-    for candidate in candidates:
-        try:
-            cert.verify_directly_issued_by(candidate)
-        except (ValueError, TypeError, InvalidSignature):
-            continue
-        found.append(candidate)
-    return found
 
 
 def _is_ca(cert: x509.Certificate) -> bool:

@@ -132,13 +132,20 @@ def check_plan(plan: Plan, *, partial: bool = False) -> Plan:
 def refusal(plan: Plan, *, others_sent: bool = False) -> E2emailError:
     """The error naming the refused recipients: 67 when a required key is missing, else 77."""
     refused = plan.refused
-    lines = "; ".join(f"{d.recipient.address}: {d.reason}" for d in refused)
+    lines = "; ".join(_refused_line(d) for d in refused)
     what = "nothing sent"
     if others_sent:
         what = "not sent to them (--partial: the others' copies were sent or queued)"
     if policy.refusal_exit_code(refused) == NoUsableKeyError.exit_code:
         return NoUsableKeyError(f"no usable key, {what}: {lines}")
     return PolicyRefusedError(f"policy refused, {what}: {lines}")
+
+
+def _refused_line(decision: Decision) -> str:
+    """``addr: reason``, then why each key found was not used (e.g. which check failed)."""
+    line = f"{decision.recipient.address}: {decision.reason}"
+    found = ", ".join(f"{r.source}: {r.reason}" for r in decision.rejected)
+    return f"{line} (rejected {found})" if found else line
 
 
 def require_tls_where_cleartext(

@@ -42,6 +42,10 @@ def check(name: str, **kw: object) -> list[str]:
     return check_recipient(cert(name), kw.pop("address", fixture_address(name)), **kw)  # type: ignore[arg-type]
 
 
+def no_issuer(name: str) -> str:
+    return f'untrusted: no issuer among the trust anchors (issued by "{name}")'
+
+
 @pytest.mark.parametrize("name", ["alice", "bob", "no-eku-ok", "ec"])
 def test_good_certificates_have_no_problem(name: str) -> None:
     assert check(name) == []
@@ -62,7 +66,7 @@ def test_ec_key_agreement_is_what_encryption_needs() -> None:
 def test_expired_reports_expired_only() -> None:
     assert check("expired") == ["expired"]
     # issued by a CA that is not an anchor: both problems are reported
-    assert check("expired", anchors=[cert("other-ca")]) == ["expired", "untrusted"]
+    assert check("expired", anchors=[cert("other-ca")]) == ["expired", no_issuer("e2email Test CA")]
 
 
 def test_not_yet_valid_before_not_before() -> None:
@@ -70,7 +74,9 @@ def test_not_yet_valid_before_not_before() -> None:
     problems = check("bob", now=before)
     assert problems[0] == "not-yet-valid"
     # the root itself starts 2025-01-01: at this instant no path is valid either
-    assert "untrusted" in problems
+    assert (
+        'untrusted: issuer "e2email Test CA" is not valid before 2025-01-01 00:00 UTC' in problems
+    )
 
 
 def test_naive_now_is_taken_as_utc() -> None:
@@ -111,18 +117,18 @@ def test_address_value_accepted_too() -> None:
 
 
 def test_untrusted_issuer_refused() -> None:
-    assert check("untrusted") == ["untrusted"]
+    assert check("untrusted") == [no_issuer("e2email Other CA (NOT a trust anchor)")]
     # trusting other-ca instead makes it fine, and bob untrusted
     assert check("untrusted", anchors=[cert("other-ca")]) == []
-    assert check("bob", anchors=[cert("other-ca")]) == ["untrusted"]
+    assert check("bob", anchors=[cert("other-ca")]) == [no_issuer("e2email Test CA")]
 
 
 def test_no_anchors_trusts_nothing() -> None:
-    assert check("bob", anchors=[]) == ["untrusted"]
+    assert check("bob", anchors=[]) == ["untrusted: no trust anchors are configured"]
 
 
 def test_chain_user_needs_its_intermediate() -> None:
-    assert check("chain-user") == ["untrusted"]
+    assert check("chain-user") == [no_issuer("e2email Test Intermediate CA")]
     assert check("chain-user", intermediates=[cert("intermediate")]) == []
     bundle = x509check.load_pem_bundle((SMIME / "chain-user-chain.pem").read_bytes())
     assert [x509check.fingerprint(c) for c in bundle] == [
@@ -267,7 +273,9 @@ def test_end_entity_cannot_act_as_issuer() -> None:
     problems = check_recipient(
         made, "made@example.test", anchors=[cert("ca")], intermediates=[cert("bob")], now=NOW
     )
-    assert problems == ["untrusted"]
+    assert problems == [
+        'untrusted: issuer "bob (e2email test)" is not a CA (basicConstraints cA is false)'
+    ]
 
 
 @pytest.mark.parametrize(
@@ -334,4 +342,7 @@ def test_intermediate_eku_must_allow_mail(
     problems = check_recipient(
         leaf, "leaf@example.test", anchors=[cert("ca")], intermediates=[inter_cert], now=NOW
     )
-    assert problems == ([] if trusted else ["untrusted"])
+    refused = (
+        'untrusted: issuer "mail intermediate" has an extendedKeyUsage without emailProtection'
+    )
+    assert problems == ([] if trusted else [refused])

@@ -202,7 +202,10 @@ def test_ldap_certificate_without_its_intermediate_is_untrusted(
     rt = runtime(tmp_path, stack, methods='["ldap"]', extra=table)
     found = discover.discover(rt, [CHAIN], protocols=[Protocol.SMIME])[CHAIN]
     assert found.key is None
-    assert [(r.source, r.reason) for r in found.rejected] == [("ldap", "untrusted")]
+    reason = (
+        'untrusted: no issuer among the trust anchors (issued by "e2email Test Intermediate CA")'
+    )
+    assert [(r.source, r.reason) for r in found.rejected] == [("ldap", reason)]
 
 
 def test_ldap_host_name_is_verified(world: World, tmp_path: Path) -> None:

@@ -157,13 +157,16 @@ def test_chain_through_an_intermediate(
     assert openssl_decrypt(raw, "chain-user", work).returncode == 0
 
 
+UNTRUSTED = 'untrusted: no issuer among the trust anchors (issued by "e2email Other CA (NOT a trust anchor)")'
+
+
 @pytest.mark.parametrize(
     ("cert", "address", "reason"),
     [
         ("signing-only", "sigonly@example.test", "no-key-encipherment"),
         ("wrong-address", "wrongaddr@example.test", "address-mismatch"),
         ("expired", "expired@example.test", "expired"),
-        ("untrusted", "untrusted@example.test", "untrusted"),
+        ("untrusted", "untrusted@example.test", UNTRUSTED),
     ],
 )
 def test_unusable_certificates_are_refused(
@@ -175,6 +178,9 @@ def test_unusable_certificates_are_refused(
     p = send(cli, "--to", "bob@example.test", "--to", address)
     assert p.returncode == 67, p.stderr.decode()
     assert address.encode() in p.stderr
+    if reason != "address-mismatch":  # the send error says which check failed
+        assert f"{address}: no-usable-key (rejected " in p.stderr.decode()
+        assert f": {reason})" in p.stderr.decode(), p.stderr.decode()
     dry = send(cli, "--dry-run", "--json", "--to", address)
     [plan] = json.loads(dry.stdout)["recipients"]
     assert plan["action"] == "refuse"

@@ -6,7 +6,7 @@
   refuses plaintext whose inner signature is bad.
 * SignedData (RFC 5652 5, RFC 8551 3.4/3.5) is verified here: the signed attributes' message
   digest, the signature over their DER, then the signer's chain to ``smime.trust_anchors``
-  (cryptography's verifier; EKU emailProtection when an EKU is present), and the signer's
+  (``core.x509path``, RFC 5280 6.1; EKU emailProtection when an EKU is present), and the signer's
   rfc822Name against the From address. The verdict is a value (``Signature``).
 """
 
@@ -22,7 +22,6 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
-from cryptography.x509 import verification
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from e2email.adapters.cms import decrypt as cms_decrypt
@@ -105,16 +104,13 @@ class SmimeReader:
         names: list[str],
         senders: set[str],
     ) -> str:
-        if not self.anchors:
-            return "untrusted"
-        try:
-            builder = verification.PolicyBuilder().store(verification.Store(self.anchors))
-            builder = builder.time(datetime.now(UTC)).extension_policies(
-                ca_policy=verification.ExtensionPolicy.webpki_defaults_ca(),
-                ee_policy=verification.ExtensionPolicy.permit_all(),
-            )
-            builder.build_client_verifier().verify(cert, [c for c in certs if c != cert])
-        except verification.VerificationError:
+        from e2email.core import x509check
+
+        now = datetime.now(UTC)
+        others = [c for c in certs if c != cert]
+        if x509check.validity_problems(cert, now) or not x509check.chains_to_anchor(
+            cert, anchors=self.anchors, intermediates=others, now=now
+        ):
             return "untrusted"
         if not _usable_for_mail(cert):
             return "untrusted"
