@@ -75,7 +75,7 @@ def decrypt(der: bytes, me: Keypair) -> tuple[bytes, bool]:
         raise CryptoError(f"not a CMS structure: {e}") from None
     if kind == "enveloped_data":
         if isinstance(me.key, rsa.RSAPrivateKey) and _only_ktri(data):
-            return _builtin(der, me), False
+            return _builtin(der, info, me), False
         cek = _content_key(data["recipient_infos"], me)
         return _cbc(data["encrypted_content_info"], cek), False
     if kind == "authenticated_enveloped_data":
@@ -93,7 +93,24 @@ def _only_ktri(data: Any) -> bool:
     )
 
 
-def _builtin(der: bytes, me: Keypair) -> bytes:
+def _builtin(der: bytes, info: Any, me: Keypair) -> bytes:
+    """cryptography's EnvelopedData reader, which takes DER only.
+
+    CMS allows BER (RFC 5652 1.2) and NSS -- so Thunderbird -- writes indefinite lengths
+    throughout: what cryptography cannot parse is re-encoded as DER (no content byte changes:
+    lengths become definite, a chunked OCTET STRING one string) and tried once more.
+    """
+    try:
+        return _pkcs7_decrypt(der, me)
+    except _NotDer:
+        return _pkcs7_decrypt(bytes(info.dump(force=True)), me, retry=False)
+
+
+class _NotDer(Exception):
+    """cryptography refused the encoding, not the content."""
+
+
+def _pkcs7_decrypt(der: bytes, me: Keypair, *, retry: bool = True) -> bytes:
     try:
         return pkcs7.pkcs7_decrypt_der(der, me.certificate, me.key, [])
     except ValueError as e:
@@ -106,6 +123,8 @@ def _builtin(der: bytes, me: Keypair) -> bytes:
             raise CryptoError(
                 "S/MIME message not encrypted to the configured smime.certificate"
             ) from None
+        if retry and "asn1" in message:
+            raise _NotDer from None
         raise UnsupportedError(f"S/MIME: {e}") from None
     except UnsupportedAlgorithm as e:
         raise UnsupportedError(f"S/MIME: {e}") from None
