@@ -169,13 +169,25 @@ class Notmuch:
         self._gpg("--import-ownertrust", data=f"{fpr}:6:\n".encode())
 
     def _gpgsm_identity(self, who: str) -> None:
+        """gpgsm holds the S/MIME key without a passphrase: GMime cannot answer a pinentry."""
         (self.gnupg / "gpgsm.conf").write_text("disable-crl-checks\n")
+        p12 = self.dir / "nopass.p12"
+        self._ok(run(
+            "openssl", "pkcs12", "-export", "-in", str(SMIME / f"{who}.pem"),
+            "-inkey", str(SMIME / f"{who}.key"), "-passout", "pass:", "-out", str(p12),
+            # gpgsm 2.2 reads only the legacy PKCS#12 encryption
+            "-certpbe", "PBE-SHA1-3DES", "-keypbe", "PBE-SHA1-3DES", "-macalg", "sha1",
+        ))  # fmt: skip
+        self._ok(run("gpgconf", "--homedir", str(self.gnupg), "--launch", "gpg-agent"))
         p = run(
             "gpgsm", "--homedir", str(self.gnupg), "--batch", "--disable-dirmngr",
-            "--pinentry-mode", "loopback", "--passphrase-fd", "0",
-            "--import", str(SMIME / f"{who}.p12"), data=b"test\n",
+            "--pinentry-mode", "loopback", "--passphrase-fd", "0", "--import", str(p12),
+            data=b"\n",
         )  # fmt: skip
         self._ok(p)
+        assert b"secret keys imported: 1" in p.stderr, p.stderr.decode()
+        self._ok(run("gpgsm", "--homedir", str(self.gnupg), "--batch", "--import",
+                     str(SMIME / "ca.pem")))  # fmt: skip
         fpr = run(
             "openssl", "x509", "-in", str(SMIME / "ca.pem"), "-noout", "-fingerprint", "-sha1"
         )

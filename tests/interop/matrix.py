@@ -12,6 +12,7 @@ class Cell:
     producer: str
     consumer: str
     form: str
+    expect: str = "read"  # or "refused": the consumer cannot read the form (documented)
 
 
 @dataclass
@@ -24,9 +25,12 @@ class Matrix:
         return bool(self.cells)
 
     def record(self, cell: Cell, outcome: str) -> None:
-        verdict = "PASS" if outcome == "passed" else "FAIL"
-        if self.cells.get(cell) != "FAIL":
-            self.cells[cell] = verdict
+        key = Cell(cell.producer, cell.consumer, cell.form)
+        verdict = "FAIL"
+        if outcome == "passed":
+            verdict = "PASS" if cell.expect == "read" else "cannot read"
+        if self.cells.get(key) != "FAIL":
+            self.cells[key] = verdict
 
     def table(self) -> str:
         consumers = sorted({c.consumer for c in self.cells})
