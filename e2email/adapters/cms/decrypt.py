@@ -14,7 +14,8 @@ A bad padding or a bad tag raises IntegrityError and returns nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 from asn1crypto import cms, core  # type: ignore[import-untyped]
@@ -30,7 +31,7 @@ from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap
 from cryptography.hazmat.primitives.serialization import pkcs7
 
 from e2email.adapters.cms.envelope import EccCmsSharedInfo, GcmParameters
-from e2email.errors import CryptoError, IntegrityError, UnsupportedError
+from e2email.errors import CryptoError, E2emailError, IntegrityError, UnsupportedError
 
 HASHES: dict[str, type[hashes.HashAlgorithm]] = {
     "sha1": hashes.SHA1,
@@ -65,14 +66,31 @@ class Keypair(Protocol):
         ...
 
 
+@contextmanager
+def malformed(what: str) -> Iterator[None]:
+    """asn1crypto parses lazily: a bad field raises only when it is read, anywhere below.
+
+    Every such error from outside bytes becomes one CryptoError naming ``what``.
+    """
+    try:
+        yield
+    except E2emailError:
+        raise
+    except (ValueError, TypeError, KeyError, IndexError, OverflowError) as e:
+        text = " ".join(str(e).split())[:200] or type(e).__name__
+        raise CryptoError(f"malformed {what}: {text}") from None
+
+
 def decrypt(der: bytes, me: Keypair) -> tuple[bytes, bool]:
     """The content of an (Auth)EnvelopedData, and whether it was integrity protected."""
-    try:
-        info = cms.ContentInfo.load(der)
-        kind = info["content_type"].native
-        data = info["content"]
-    except ValueError as e:
-        raise CryptoError(f"not a CMS structure: {e}") from None
+    with malformed("S/MIME encrypted data"):
+        return _decrypt(der, me)
+
+
+def _decrypt(der: bytes, me: Keypair) -> tuple[bytes, bool]:
+    info = cms.ContentInfo.load(der)
+    kind = info["content_type"].native
+    data = info["content"]
     if kind == "enveloped_data":
         if isinstance(me.key, rsa.RSAPrivateKey) and _only_ktri(data):
             return _builtin(der, info, me), False
