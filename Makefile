@@ -2,6 +2,8 @@
 #   make demo   one encrypted message end to end on local servers (no root, no internet)
 #   make test   install what the suite needs (Debian packages, venv), then ruff, mypy, pytest
 #   make test-oldest  the suite again on the oldest dependency versions allowed (CI runs it)
+#   make interop  the client interop matrix (NSS, GMime, SOP), printed as a table
+#   make fuzz   every parser of outside bytes under atheris, FUZZ_SECONDS each (default 60)
 #   make bench  performance benchmarks against the reference tools (not part of make test)
 
 PYTHON ?= python3
@@ -10,7 +12,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 OLDEST := .venv-oldest
 
-.PHONY: all demo test test-oldest lint typecheck unit system-deps venv bench clean
+.PHONY: all demo test test-oldest interop fuzz lint typecheck unit system-deps venv bench clean
 
 all: test
 
@@ -47,6 +49,13 @@ $(OLDEST)/.installed: pyproject.toml scripts/oldest-deps.txt
 
 test-oldest: system-deps $(OLDEST)/.installed
 	PATH="$(CURDIR)/$(OLDEST)/bin:$$PATH" $(OLDEST)/bin/python -m pytest $(PYTEST_ARGS)
+
+interop: system-deps $(STAMP)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -q tests/interop $(PYTEST_ARGS)
+
+fuzz: $(STAMP)
+	@$(PY) -c "import atheris" 2>/dev/null || $(PY) -m pip install -q --disable-pip-version-check -e '.[dev,fuzz]'
+	FUZZ_SECONDS=$${FUZZ_SECONDS:-60} $(PY) scripts/fuzz.py $(FUZZ_ARGS)
 
 bench: system-deps $(STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m bench

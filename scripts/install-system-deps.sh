@@ -8,8 +8,10 @@ PACKAGES="postfix dovecot-core dovecot-imapd slapd ldap-utils knot knot-dnsutils
 gnupg gpg-agent gpgsm dirmngr openssl sq swaks msmtp ldnsutils python3-venv ca-certificates
 strace git git-email mutt s-nail
 libmailtools-perl libemail-valid-perl libauthen-sasl-perl libnet-smtp-ssl-perl libio-socket-ssl-perl
-libnet-ssleay-perl"
-# The last two lines are Perl modules git send-email (Mail::Address, Authen::SASL, IO::Socket::SSL)
+libnet-ssleay-perl
+libnss3-tools notmuch sqop gosop"
+# libnss3-tools, notmuch, sqop and gosop are the client engines of tests/interop (NSS, GMime, SOP).
+# The Perl lines are Perl modules git send-email (Mail::Address, Authen::SASL, IO::Socket::SSL)
 # and swaks (Net::SSLeay) load at run time: they are only Recommends, which
 # --no-install-recommends drops, so they are named here.
 

@@ -14,7 +14,7 @@ from e2email.cli.common import mailbox, mailboxes, read_body, runtime
 from e2email.cli.output import STATE, print_json
 from e2email.core.addresses import check_header_value
 from e2email.errors import UsageError
-from e2email.model import Decision
+from e2email.model import Decision, Protocol
 from e2email.services.send import (
     AttachmentFile,
     MessageRequest,
@@ -232,6 +232,7 @@ def decision_json(d: Decision) -> dict[str, Any]:
         "fingerprint": d.key.fingerprint if d.key else None,
         "source": d.key.source if d.key else None,
         "reason": d.reason,
+        "warnings": list(_warnings(d)),
         "rejected": [
             {"source": r.source, "reason": r.reason, "fingerprint": r.fingerprint}
             for r in d.rejected
@@ -260,6 +261,15 @@ def outcome_json(o: SendOutcome, dry_run: bool) -> dict[str, Any]:
     }
 
 
+def _warnings(d: Decision) -> tuple[str, ...]:
+    """Advice about what the recipient's software may fail to read (S/MIME only)."""
+    if d.key is None or d.key.protocol is not Protocol.SMIME:
+        return ()
+    from e2email.core.smime_readers import reader_warnings
+
+    return reader_warnings(d.key.material)
+
+
 def _print_human(o: SendOutcome, dry_run: bool) -> None:
     for d in o.plan.decisions:
         how = d.action.value
@@ -268,6 +278,8 @@ def _print_human(o: SendOutcome, dry_run: bool) -> None:
         if d.reason:
             how += f": {d.reason}"
         STATE.info(f"{d.recipient.address} [{d.recipient.role.value}]: {how}")
+        for w in _warnings(d):
+            STATE.info(f"  warning: {w}")
     if dry_run:
         STATE.info("dry run: nothing sent")
     elif o.result is not None and o.result.queued:

@@ -25,14 +25,20 @@ _ADDR_SPEC = re.compile(rf"({_DOT_ATOM}|{_QUOTED})@({_DOMAIN})")
 _NAME_ADDR = re.compile(r"\s*(?P<name>[^<>]*?)\s*<(?P<spec>[^<>]*)>\s*")
 
 _SPECIALS = '()<>[]:;@\\,"'
+# NUL and every character str.splitlines() ends a line at: the email package folds and splits
+# header values on these, so one of them in a value is a header injection (VT, FF, FS, GS, RS,
+# NEL, LINE/PARAGRAPH SEPARATOR as much as CR and LF).
+LINE_BREAKS = "\r\n\0\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 MAX_LOCAL = 64
 MAX_DOMAIN = 255
 
 
 def parse_addr_spec(text: str) -> Address:
     """Parse a bare ``local@domain``; raise MessageError saying what is wrong."""
-    if any(c in text for c in "\r\n\0"):
+    if any(c in text for c in LINE_BREAKS):
         raise HeaderInjectionError(f"address contains a line break or NUL: {text!r}")
+    if not _is_utf8(text):
+        raise MessageError(f"address is not valid UTF-8: {text!r}")
     m = _ADDR_SPEC.fullmatch(text)
     if m is None:
         raise MessageError(f"not a valid mail address: {text!r}")
@@ -40,6 +46,15 @@ def parse_addr_spec(text: str) -> Address:
     if len(local.encode()) > MAX_LOCAL or len(domain.encode()) > MAX_DOMAIN:
         raise MessageError(f"address too long: {text!r}")
     return Address(local, domain)
+
+
+def _is_utf8(text: str) -> bool:
+    """False for the lone surrogates Python makes of undecodable argv and stdin bytes."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def parse_mailbox(text: str) -> tuple[str, Address]:
@@ -67,6 +82,6 @@ def parse_recipient_argument(text: str) -> Address:
 
 def check_header_value(name: str, value: str) -> str:
     """Refuse a decoded header value that would break out of its header line."""
-    if any(c in value for c in "\r\n\0"):
+    if any(c in value for c in LINE_BREAKS):
         raise HeaderInjectionError(f"{name} contains a line break or NUL; refusing to send")
     return value

@@ -27,6 +27,11 @@ from e2email.model import Address, Recipient, Role
 ADDRESS_FIELDS = ("from", "to", "cc", "bcc", "sender", "reply-to")
 _FIELD_NAME = re.compile(rb"[!-9;-~]+")
 _BCC_LINE = re.compile(rb"(?i)(?:resent-)?bcc[ \t]*:")
+# Postfix's header_size_limit: a larger header section is cut by the first MTA anyway. The
+# email package's address parser is slow on long fields (about 1 s per 40 KB of encoded words),
+# so one address field is held to what a thousand recipients need.
+MAX_HEADER_BYTES = 102_400
+MAX_ADDRESS_FIELD_BYTES = 32_768
 _BLIND = ("bcc", "resent-bcc")  # RFC 5322 3.6.3, 3.6.6: never in any copy (security.md 4)
 
 
@@ -79,12 +84,28 @@ def parse(raw: bytes) -> Ready:
         else:
             raise MessageError("the message has no header section (no blank line after headers)")
     header_block += b"\r\n"
+    _check_sizes(header_block)
     _check_lines(header_block)
     msg = BytesHeaderParser(policy=mime.PARSE_POLICY).parsebytes(header_block + b"\r\n")
     boxes = {name: _addresses(msg, name) for name in ADDRESS_FIELDS}
     fields = _fields(msg)
     sender = boxes["from"][0] if boxes["from"] else None
     return Ready(sender, boxes["to"], boxes["cc"], boxes["bcc"], header_block, body, tuple(fields))
+
+
+def _check_sizes(block: bytes) -> None:
+    if len(block) > MAX_HEADER_BYTES:
+        raise MessageError(
+            f"the header section is {len(block)} bytes; over {MAX_HEADER_BYTES} (Postfix's "
+            "header_size_limit) it would be cut on the way"
+        )
+    for m in re.finditer(rb"(?im)^(from|to|cc|bcc|sender|reply-to)[ \t]*:(?:[^\r\n]|\r\n[ \t])*",
+                         block):  # fmt: skip
+        if len(m.group(0)) > MAX_ADDRESS_FIELD_BYTES:
+            raise MessageError(
+                f"the {m.group(1).decode()} field is {len(m.group(0))} bytes; the limit is "
+                f"{MAX_ADDRESS_FIELD_BYTES} (send to more recipients as arguments or a list)"
+            )
 
 
 def _check_lines(block: bytes) -> None:
@@ -103,7 +124,8 @@ def _check_lines(block: bytes) -> None:
 
 def _fields(msg: Message) -> list[tuple[str, str]]:
     fields = []
-    for name, value in msg.items():
+    for name, raw in msg.raw_items():
+        value = _header(msg, name, raw)
         text = str(value)
         for defect in getattr(value, "defects", ()):
             if (
@@ -113,6 +135,18 @@ def _fields(msg: Message) -> list[tuple[str, str]]:
                 raise MessageError(f"{name}: {defect}: {text[:80]!r}")
         fields.append((name, check_header_value(name, text)))
     return fields
+
+
+def _header(msg: Message, name: str, raw: str) -> object:
+    """The email package's parse of one field; its own crashes on odd input become ours.
+
+    CPython's header parser raises AttributeError, IndexError... on some malformed fields
+    (``From:.Alice <a@b>``): the field is refused like any other malformed one.
+    """
+    try:
+        return msg.policy.header_fetch_parse(name, raw)
+    except Exception as e:
+        raise MessageError(f"{name}: unparseable field ({type(e).__name__})") from None
 
 
 def _addresses(msg: Message, name: str) -> tuple[Address, ...]:
@@ -132,7 +166,19 @@ def _addresses(msg: Message, name: str) -> tuple[Address, ...]:
 
 
 def protection_of(content_fields: list[tuple[str, str]], body: bytes) -> str | None:
-    """What the sender's mail program applied: RFC 3156, RFC 8551 or inline OpenPGP."""
+    """What the sender's mail program applied: RFC 3156, RFC 8551 or inline OpenPGP.
+
+    "encrypted" is passed through untouched, so it is believed only when the body holds
+    ciphertext in the form the label promises; a label alone raises MessageError (fail closed:
+    a plaintext body under ``multipart/encrypted`` would otherwise leave unencrypted).
+    """
+    verdict = _labelled(content_fields, body)
+    if verdict == "encrypted":
+        _check_ciphertext(content_fields, body)
+    return verdict
+
+
+def _labelled(content_fields: list[tuple[str, str]], body: bytes) -> str | None:
     ctype, params = _content_type(content_fields)
     if ctype == "multipart/encrypted":
         return "encrypted"
@@ -148,6 +194,30 @@ def protection_of(content_fields: list[tuple[str, str]], body: bytes) -> str | N
         if start.startswith(b"-----BEGIN PGP SIGNED MESSAGE-----"):
             return "signed"
     return None
+
+
+# DER of the OIDs of EnvelopedData (1.2.840.113549.1.7.3), AuthEnvelopedData (…9.16.1.23)
+_CMS_ENCRYPTED = (
+    bytes.fromhex("06092a864886f70d010703"),
+    bytes.fromhex("060b2a864886f70d0109100117"),
+)
+
+
+def _check_ciphertext(content_fields: list[tuple[str, str]], body: bytes) -> None:
+    from e2email.core import reader
+
+    head = "".join(f"{n}: {v}\r\n" for n, v in content_fields).encode("utf-8", "replace")
+    env = reader.classify(head + b"\r\n" + body)
+    if env.kind in (reader.Kind.PGP_MIME, reader.Kind.INLINE_PGP):
+        if reader.BEGIN in env.ciphertext and reader.END in env.ciphertext:
+            return
+    elif env.kind is reader.Kind.SMIME and env.ciphertext[:1] == b"\x30":  # noqa: SIM102
+        if any(oid in env.ciphertext[:64] for oid in _CMS_ENCRYPTED):
+            return
+    raise MessageError(
+        "the message is labelled encrypted but its body holds no ciphertext; refusing to pass "
+        "it through (let e2email encrypt it: send it unencrypted from your mail program)"
+    )
 
 
 def _content_type(fields: list[tuple[str, str]]) -> tuple[str, dict[str, str]]:

@@ -26,7 +26,9 @@ _EXT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}")
 _EXT_VALUE = re.compile(r"[\x21-\x3a\x3c\x3e-\x7e]+")
 _FIELD_DELIM = re.compile(r"[ \t]*;[ \t]*")
 _LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
-_POLICY_VALUE = re.compile(r"[\x21-\x7e]+(?:[ \t]*[\x21-\x7e]+)*")
+_POLICY_VALUE = re.compile(
+    r"[\x21-\x7e]+(?:[ \t]+[\x21-\x7e]+)*"
+)  # [ \t]+, not *: no backtracking blow-up
 
 
 class MtaStsError(ValueError):

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from email.message import Message
 from email.utils import collapse_rfc2231_value
 
+from e2email.core.addresses import LINE_BREAKS
 from e2email.errors import MessageError
 
 CRLF = b"\r\n"
@@ -54,7 +55,7 @@ class Field:
 
 def field(name: str, value: str) -> Field:
     """A new field; the value must already be a valid, line-break-free header value."""
-    if any(c in value for c in "\r\n\0"):
+    if any(c in value for c in LINE_BREAKS):
         raise MessageError(f"refusing a {name} header value with a line break")
     return Field(name, f"{name}: {value}".encode() + CRLF)
 

@@ -180,7 +180,7 @@ def _date(text: str) -> datetime | None:
         return None
     try:
         return parsedate_to_datetime(re.sub(r"\s*\([^)]*\)\s*$", "", text))
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):  # year 2222222024 overflows
         return None
 
 

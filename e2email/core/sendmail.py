@@ -17,6 +17,7 @@ import base64
 import re
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
+from e2email.core.addresses import LINE_BREAKS
 from e2email.errors import UsageError
 
 if TYPE_CHECKING:
@@ -264,7 +265,7 @@ def from_header(address: Address, full_name: str | None) -> bytes:
     addr = str(address)
     if not full_name:
         return f"From: {addr}\r\n".encode()
-    if any(c in full_name for c in "\r\n\0"):
+    if any(c in full_name for c in LINE_BREAKS):
         raise UsageError("-F: the name contains a line break")
     if full_name.isascii():
         quoted = full_name.replace("\\", "\\\\").replace('"', '\\"')

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
 from e2email.core import message
@@ -85,22 +87,56 @@ def test_malformed_messages_are_refused(raw: bytes, error: type[Exception]) -> N
         message.parse(raw)
 
 
+PGP_MIME_BODY = (
+    b"--x\r\nContent-Type: application/pgp-encrypted\r\n\r\nVersion: 1\r\n--x\r\n"
+    b"Content-Type: application/octet-stream\r\n\r\n-----BEGIN PGP MESSAGE-----\r\n\r\nhQ\r\n"
+    b"-----END PGP MESSAGE-----\r\n--x--\r\n"
+)
+ENVELOPED_DER = base64.b64encode(bytes.fromhex("308006092a864886f70d010703a080"))
+AUTH_DER = base64.b64encode(bytes.fromhex("3080060b2a864886f70d0109100117a080"))
+INLINE = b"\n-----BEGIN PGP MESSAGE-----\n\nhQ\n-----END PGP MESSAGE-----\n"
+PGP_TYPE = 'multipart/encrypted; protocol="application/pgp-encrypted"; boundary=x'
+
+
+def fields(ctype: str) -> list[tuple[str, str]]:
+    """Content fields as a mail program writes them: S/MIME bodies are base64."""
+    cte = [("Content-Transfer-Encoding", "base64")] if "pkcs7" in ctype else []
+    return [("Content-Type", ctype), *cte]
+
+
 @pytest.mark.parametrize(
     ("ctype", "body", "kind"),
     [
-        ('multipart/encrypted; protocol="application/pgp-encrypted"; boundary=x', b"", "encrypted"),
+        (PGP_TYPE, PGP_MIME_BODY, "encrypted"),
         ('multipart/signed; protocol="application/pgp-signature"; boundary=x', b"", "signed"),
-        ("application/pkcs7-mime; smime-type=enveloped-data", b"", "encrypted"),
-        ("application/pkcs7-mime; smime-type=authEnveloped-data", b"", "encrypted"),
+        ("application/pkcs7-mime; smime-type=enveloped-data", ENVELOPED_DER, "encrypted"),
+        ("application/pkcs7-mime; smime-type=authEnveloped-data", AUTH_DER, "encrypted"),
         ("application/pkcs7-mime; smime-type=signed-data", b"", "signed"),
-        ("text/plain", b"\n-----BEGIN PGP MESSAGE-----\n", "encrypted"),
+        ("text/plain", INLINE, "encrypted"),
         ("text/plain", b"-----BEGIN PGP SIGNED MESSAGE-----\n", "signed"),
         ("text/plain", b"hello", None),
         ("multipart/mixed; boundary=x", b"", None),
     ],
 )
 def test_what_the_mail_program_already_did(ctype: str, body: bytes, kind: str | None) -> None:
-    assert message.protection_of([("Content-Type", ctype)], body) == kind
+    assert message.protection_of(fields(ctype), body) == kind
+
+
+@pytest.mark.parametrize(
+    ("ctype", "body"),
+    [
+        (PGP_TYPE, b"the secret, in clear\r\n"),
+        (PGP_TYPE, PGP_MIME_BODY.replace(b"-----BEGIN PGP MESSAGE-----", b"plain")),
+        ("multipart/encrypted; boundary=x", PGP_MIME_BODY),  # no protocol
+        ("application/pkcs7-mime; smime-type=enveloped-data", base64.b64encode(b"clear text")),
+        ("application/pkcs7-mime; smime-type=enveloped-data", b""),
+        ("text/plain", b"\n-----BEGIN PGP MESSAGE-----\nno end, and the secret\n"),
+    ],
+)
+def test_a_label_that_promises_ciphertext_without_it_is_refused(ctype: str, body: bytes) -> None:
+    """Fail closed: such a message is passed through untouched, so a lie would leave in clear."""
+    with pytest.raises(MessageError):
+        message.protection_of(fields(ctype), body)
 
 
 def test_strip_bcc_handles_folding_and_case() -> None:

@@ -14,7 +14,8 @@ A bad padding or a bad tag raises IntegrityError and returns nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 from asn1crypto import cms, core  # type: ignore[import-untyped]
@@ -30,7 +31,7 @@ from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap
 from cryptography.hazmat.primitives.serialization import pkcs7
 
 from e2email.adapters.cms.envelope import EccCmsSharedInfo, GcmParameters
-from e2email.errors import CryptoError, IntegrityError, UnsupportedError
+from e2email.errors import CryptoError, E2emailError, IntegrityError, UnsupportedError
 
 HASHES: dict[str, type[hashes.HashAlgorithm]] = {
     "sha1": hashes.SHA1,
@@ -65,17 +66,34 @@ class Keypair(Protocol):
         ...
 
 
+@contextmanager
+def malformed(what: str) -> Iterator[None]:
+    """asn1crypto parses lazily: a bad field raises only when it is read, anywhere below.
+
+    Every such error from outside bytes becomes one CryptoError naming ``what``.
+    """
+    try:
+        yield
+    except E2emailError:
+        raise
+    except (ValueError, TypeError, KeyError, IndexError, OverflowError) as e:
+        text = " ".join(str(e).split())[:200] or type(e).__name__
+        raise CryptoError(f"malformed {what}: {text}") from None
+
+
 def decrypt(der: bytes, me: Keypair) -> tuple[bytes, bool]:
     """The content of an (Auth)EnvelopedData, and whether it was integrity protected."""
-    try:
-        info = cms.ContentInfo.load(der)
-        kind = info["content_type"].native
-        data = info["content"]
-    except ValueError as e:
-        raise CryptoError(f"not a CMS structure: {e}") from None
+    with malformed("S/MIME encrypted data"):
+        return _decrypt(der, me)
+
+
+def _decrypt(der: bytes, me: Keypair) -> tuple[bytes, bool]:
+    info = cms.ContentInfo.load(der)
+    kind = info["content_type"].native
+    data = info["content"]
     if kind == "enveloped_data":
         if isinstance(me.key, rsa.RSAPrivateKey) and _only_ktri(data):
-            return _builtin(der, me), False
+            return _builtin(der, info, me), False
         cek = _content_key(data["recipient_infos"], me)
         return _cbc(data["encrypted_content_info"], cek), False
     if kind == "authenticated_enveloped_data":
@@ -93,7 +111,24 @@ def _only_ktri(data: Any) -> bool:
     )
 
 
-def _builtin(der: bytes, me: Keypair) -> bytes:
+def _builtin(der: bytes, info: Any, me: Keypair) -> bytes:
+    """cryptography's EnvelopedData reader, which takes DER only.
+
+    CMS allows BER (RFC 5652 1.2) and NSS -- so Thunderbird -- writes indefinite lengths
+    throughout: what cryptography cannot parse is re-encoded as DER (no content byte changes:
+    lengths become definite, a chunked OCTET STRING one string) and tried once more.
+    """
+    try:
+        return _pkcs7_decrypt(der, me)
+    except _NotDer:
+        return _pkcs7_decrypt(bytes(info.dump(force=True)), me, retry=False)
+
+
+class _NotDer(Exception):
+    """cryptography refused the encoding, not the content."""
+
+
+def _pkcs7_decrypt(der: bytes, me: Keypair, *, retry: bool = True) -> bytes:
     try:
         return pkcs7.pkcs7_decrypt_der(der, me.certificate, me.key, [])
     except ValueError as e:
@@ -106,6 +141,8 @@ def _builtin(der: bytes, me: Keypair) -> bytes:
             raise CryptoError(
                 "S/MIME message not encrypted to the configured smime.certificate"
             ) from None
+        if retry and "asn1" in message:
+            raise _NotDer from None
         raise UnsupportedError(f"S/MIME: {e}") from None
     except UnsupportedAlgorithm as e:
         raise UnsupportedError(f"S/MIME: {e}") from None

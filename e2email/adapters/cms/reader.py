@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from e2email.adapters.cms import decrypt as cms_decrypt
-from e2email.adapters.cms.decrypt import Keypair
+from e2email.adapters.cms.decrypt import Keypair, malformed
 from e2email.adapters.openpgp.gpg import Signature
 from e2email.errors import ConfigError, CryptoError
 
@@ -65,11 +65,16 @@ class SmimeReader:
 
     def verify_detached(self, content: bytes, signature: bytes, senders: set[str]) -> Signature:
         """Verify a detached SignedData (multipart/signed, RFC 8551 3.5) over ``content``."""
-        signed = _signed_data(signature)
-        return self._verify(signed, content, senders)
+        with malformed("S/MIME signature"):
+            signed = _signed_data(signature)
+            return self._verify(signed, content, senders)
 
     def verify_opaque(self, der: bytes, senders: set[str]) -> tuple[bytes, Signature]:
         """Verify an encapsulated SignedData (RFC 8551 3.4); return its content and verdict."""
+        with malformed("S/MIME signature"):
+            return self._opaque(der, senders)
+
+    def _opaque(self, der: bytes, senders: set[str]) -> tuple[bytes, Signature]:
         signed = _signed_data(der)
         content = signed["encap_content_info"]["content"]
         if content.native is None:

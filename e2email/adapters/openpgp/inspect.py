@@ -94,6 +94,7 @@ def parse_colons(text: str) -> list[tuple[PublicKey, tuple[str, ...]]]:
 
     for line in text.splitlines():
         f = line.split(":")
+        f += [""] * (12 - len(f))  # short records: fields gpg did not print are empty
         if f[0] == "pub":
             flush()
             pub, fpr, uids, subs = f, "", [], []
@@ -120,7 +121,12 @@ def _key(pub: list[str], fpr: str, uids: list[tuple[str, str]], subs: list[str])
 
 
 def _time(text: str) -> datetime | None:
-    return datetime.fromtimestamp(int(text), tz=UTC) if text.isdigit() else None
+    if not (text.isascii() and text.isdigit()):
+        return None
+    try:
+        return datetime.fromtimestamp(int(text), tz=UTC)
+    except (OverflowError, ValueError, OSError):  # beyond what the platform's time_t holds
+        return None
 
 
 def _unescape(text: str) -> str:

@@ -1,0 +1,1 @@
+"""Fuzz targets for every parser of outside bytes: hypothesis in make test, atheris in make fuzz."""
