@@ -113,7 +113,17 @@ def _print_found(f: Found) -> None:
         STATE.info("  no usable key")
     for r in f.rejected:
         which = f" {r.fingerprint}" if r.fingerprint else ""
-        STATE.info(f"  rejected{which} from {r.source}: {r.reason}")
+        STATE.info(f"  rejected{which} from {r.source}: {r.reason}{_why(r.reason)}")
+
+
+_WHY = {
+    "unverified-keyserver": " (an HKPS keyserver serves any user ID anyone uploaded; to "
+    'encrypt to its keys anyway, set trust = "unverified" on that [[discovery.keyserver]])',
+}
+
+
+def _why(reason: str) -> str:
+    return _WHY.get(reason, "")
 
 
 @keys_group.command("list")
