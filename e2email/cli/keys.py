@@ -195,3 +195,9 @@ def accept_command(ctx: click.Context, address: str, fingerprint: str) -> None:
     addr: Address = parse_recipient_argument(address)
     key = discover.accept(runtime(ctx), addr, fingerprint)
     STATE.info(f"{addr}: now pinned to {key.protocol.value} {key.fingerprint}")
+
+
+# keys refresh, keys publish (cli/keys_remote.py)
+from e2email.cli.keys_remote import refresh_command  # noqa: E402
+
+keys_group.add_command(refresh_command)
