@@ -193,3 +193,37 @@ def _obj(tmp: Path, w: KsWorld) -> Any:
     servers = ks.keyserver_toml(VKS_HOST) + ks.keyserver_toml(HKP_HOST, "hkps", "unverified")
     cfg.write_text(ks.settings_text(tmp, w.stack, methods='["wkd", "vks"]', servers=servers))
     return str(cfg)
+
+
+def test_keyring_recipient_keys_refreshed_from_vks(world: KsWorld, tmp_path: Path) -> None:
+    """--keyring: gpg's own keyring gets the revocation, not the user ID the server added."""
+    m = keys(world)
+    fpr, key = m.make("Kay <kay@ks.test>")
+    cfg = _obj(tmp_path, world)  # makes the user's GnuPG home, tmp/gnupg
+    home = ["gpg", "--homedir", str(tmp_path / "gnupg"), "--batch", "--no-tty"]
+    subprocess.run([*home, "--import"], input=key, capture_output=True, check=True)
+    m._gpg("--quick-add-uid", fpr, "Kay <kay@added.test>")
+    world.server.serve(VKS_HOST, ks.by_fingerprint(fpr), m.revoke(fpr))
+    result = CliRunner().invoke(keys_group, ["refresh", "--keyring", "--json"], obj=cfg)
+    assert result.exit_code == 0, result.output
+    [entry] = json.loads(result.output)["keys"]
+    assert (entry["fingerprint"], entry["status"], entry["source"]) == (fpr, "revoked", "keyring")
+    out = subprocess.run(
+        [*home, "--with-colons", "--list-keys", fpr], capture_output=True, check=True
+    )
+    lines = out.stdout.decode().splitlines()
+    assert next(x for x in lines if x.startswith("pub:")).split(":")[1] == "r"
+    assert not any("added.test" in x for x in lines)
+
+
+def test_progress_line_on_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+    from e2email.cli.keys_remote import _Progress
+
+    bar = _Progress()
+    bar(1, 2, refresh.Result("A" * 40, "a@b.test", "vks", "u", "unchanged"))
+    bar(2, 2, refresh.Result("B" * 40, "c@b.test", "wkd", "u", "revoked"))
+    bar.close()
+    err = capsys.readouterr().err
+    assert "\r[1/2] " + "A" * 16 + " a@b.test: unchanged" in err
+    assert "\r[2/2] " + "B" * 16 + " c@b.test: revoked" in err
+    assert err.endswith("\r")
