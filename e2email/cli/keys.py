@@ -201,3 +201,6 @@ def accept_command(ctx: click.Context, address: str, fingerprint: str) -> None:
 from e2email.cli.keys_remote import refresh_command  # noqa: E402
 
 keys_group.add_command(refresh_command)
+from e2email.cli.keys_remote import publish_command  # noqa: E402
+
+keys_group.add_command(publish_command)

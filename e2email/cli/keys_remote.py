@@ -104,3 +104,44 @@ class _Progress:
         if self._width:
             sys.stderr.write("\r" + " " * self._width + "\r")
             sys.stderr.flush()
+
+
+@click.command("publish")
+@click.option(
+    "--from",
+    "from_",
+    metavar="ADDR",
+    help="The address to publish [default: the only one configured].",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(1, 86400),
+    default=300.0,
+    show_default=True,
+    help="Seconds to wait for the provider (confirmation request, publication) in this run.",
+)
+@click.option("--json", "as_json", is_flag=True, help="The publication's state as JSON.")
+@click.pass_context
+def publish_command(ctx: click.Context, from_: str | None, timeout: float, as_json: bool) -> None:
+    """Publish your own OpenPGP key through your provider's Web Key Service (WKS).
+
+    Finds the submission address in the provider's WKD, sends your key (minimal, only this
+    address's user ID) through the account's submission server, waits in the account's
+    INBOX (read-only) for the provider's confirmation request, answers it, and checks that
+    WKD serves the key. Each step is recorded: when interrupted or timed out (exit 75), run
+    it again to continue. Exit 69 when the provider runs no WKS. See docs/discovery.md.
+
+    \b
+    Examples:
+      e2email keys publish
+      e2email keys publish --from alice@example.org --timeout 900
+    """
+    from e2email.services.publish import wks
+
+    def report(step: str, text: str) -> None:
+        if not as_json:
+            STATE.info(f"{step}: {text}")
+
+    pub = wks.publish(runtime(ctx), from_, timeout=timeout, report=report)
+    if as_json:
+        print_json(pub.as_json())

@@ -72,7 +72,8 @@ class Wks:
 
     def published(self, local: str) -> Path:
         """The ``hu/`` file a published key for ``local@domain`` lands in."""
-        out = _as_nobody(["gpg-wks-server", "--print-wkd-hash", f"{local}@{self.domain}"], self)
+        client = "/usr/lib/gnupg/gpg-wks-client"  # GnuPG's hash, not ours (same package set)
+        out = _as_nobody([client, "--print-wkd-hash", f"{local}@{self.domain}"], self)
         return self.top / self.domain / "hu" / out.split()[0]
 
     def close(self) -> None:
