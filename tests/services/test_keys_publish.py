@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +22,7 @@ from click.testing import CliRunner
 
 from e2email.cli.keys import keys_group
 from tests.stack.wks import Wks, add_wks
+from tests.support import cli_env
 
 DOMAIN = "wks.test"
 USER = f"pub@{DOMAIN}"
@@ -108,3 +110,118 @@ def test_publish_round_trip_with_gpg_wks_server(
     listing = gpg(oracle, "--with-colons", "--list-keys").decode()
     assert f":{fpr}:" in listing
     assert "private.test" not in listing, "only the published address's user ID goes out"
+
+
+def wkd_served(stack: Any, local: str) -> bytes:
+    """What a plain HTTPS client gets from the advanced WKD URL (GnuPG's hash)."""
+    from tests.stack.clients import https_get
+
+    done = subprocess.run(
+        ["/usr/lib/gnupg/gpg-wks-client", "--print-wkd-hash", f"{local}@{DOMAIN}"],
+        capture_output=True,
+        check=True,
+    )
+    hu = done.stdout.decode().split()[0]
+    path = f"/.well-known/openpgpkey/{DOMAIN}/hu/{hu}?l={local}"
+    status, _, body = https_get(f"openpgpkey.{DOMAIN}", stack.https.ip, path, stack.ca_pem)
+    assert status == 200, (status, body[:200])
+    return body
+
+
+def inbox_flags(stack: Any) -> list[bytes]:
+    """The FLAGS of every message in USER's INBOX (an independent IMAP client)."""
+    from tests.stack.clients import IMAP4_SSL, tls_context
+
+    with IMAP4_SSL(stack.imap_tls, tls_context(stack.ca_pem)) as c:
+        c.login(USER, PASSWORD)
+        c.select("INBOX", readonly=True)
+        _, data = c.fetch("1:*", "(FLAGS)")
+    return [d for d in data if isinstance(d, bytes)]
+
+
+def forged_request(stack: Any, home: Path, fpr: str, provider: Wks) -> None:
+    """A confirmation request from the submission address, encrypted to the user's key, but
+    for another key: it must be ignored with its reason, never answered."""
+    from e2email.core import wks
+    from e2email.core.addresses import parse_mailbox
+    from tests.stack.clients import SMTP
+
+    body = (
+        "Content-Type: application/vnd.gnupg.wks\r\n\r\n"
+        f"type: confirmation-request\r\nsender: {provider.submission}\r\n"
+        f"address: {USER}\r\nfingerprint: {'AB' * 20}\r\nnonce: {'n' * 32}\r\n"
+    ).encode()
+    armored = gpg(home, "--armor", "--trust-model", "always", "-e", "-r", fpr, data=body)
+    env = wks.Envelope(
+        parse_mailbox(provider.submission)[1],
+        parse_mailbox(USER)[1],
+        "Confirm your key publication",
+        "Mon, 07 Dec 2026 10:00:00 +0000",
+        "<forged@wks.test>",
+        "forged-boundary",
+    )
+    with SMTP(stack.mx1, local_hostname="forger.test") as smtp:
+        smtp.sendmail(provider.submission, [USER], wks.mail(env, armored))
+
+
+def test_a_request_not_for_us_is_ignored_and_the_inbox_untouched(
+    stack: Any, provider: Wks, user: tuple[Path, str], tmp_path: Path
+) -> None:
+    home, fpr = user
+    before = len(inbox_flags(stack))
+    forged_request(stack, home, fpr, provider)
+    cfg = config(tmp_path, stack, home)
+    out = CliRunner().invoke(keys_group, ["publish", "--json", "--timeout", "60"], obj=cfg)
+    assert out.exit_code == 0, (out.output, provider.log.read_text())
+    state = json.loads(out.output)
+    reasons = [r["reason"] for r in state["refused"]]
+    assert any(f"it is for key {'AB' * 20}, not {fpr}" in r for r in reasons), reasons
+    flags = inbox_flags(stack)
+    assert len(flags) >= before + 2  # the forged request and the real one
+    assert not any(b"\\Seen" in f for f in flags), "the inbox was only read (EXAMINE, PEEK)"
+    served = gpg(tmp_path / "gnupg", "--show-keys", "--with-colons", data=wkd_served(stack, "pub"))
+    assert f":{fpr}:" in served.decode()
+
+
+def test_an_interrupted_publication_resumes_without_resubmitting(
+    stack: Any, provider: Wks, user: tuple[Path, str], tmp_path: Path
+) -> None:
+    from e2email import config as cfgmod
+    from e2email.services.publish import wks
+    from e2email.services.runtime import Runtime
+
+    home, fpr = user
+    cfg = Path(config(tmp_path, stack, home))
+    submissions = provider.log.read_text().count("'application/pgp-keys'")
+
+    def stop(step: str, _text: str) -> None:
+        if step == "waiting":
+            raise KeyboardInterrupt
+
+    rt = Runtime(cfgmod.load(str(cfg)))
+    with pytest.raises(KeyboardInterrupt):
+        wks.publish(rt, USER, timeout=60, report=stop)
+    out = CliRunner().invoke(keys_group, ["publish", "--from", USER], obj=str(cfg))
+    assert out.exit_code == 0, (out.output, provider.log.read_text())
+    assert "submitted:" not in out.output, "the key was sent again"
+    assert f"published: WKD serves {fpr}" in out.output
+    assert provider.log.read_text().count("'application/pgp-keys'") == submissions + 1
+
+
+def test_a_provider_without_wks_is_a_clear_69(stack: Any, tmp_path: Path) -> None:
+    home = tmp_path / "gnupg"
+    home.mkdir(mode=0o700)
+    gpg(home, "--quick-gen-key", "Alice <alice@example.test>", "future-default", "default")
+    cfg = Path(config(tmp_path, stack, home))
+    cfg.write_text(cfg.read_text().replace(USER, "alice@example.test"))
+    cmd = [sys.executable, "-m", "e2email.cli.main", "--config", str(cfg), "keys", "publish"]
+    try:
+        done = subprocess.run(
+            cmd, capture_output=True, env=cli_env(tmp_path), timeout=60, check=False
+        )
+    finally:
+        subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "all"], check=False)
+    err = done.stderr.decode()
+    assert done.returncode == 69, err
+    assert err.startswith("e2email: example.test has no Web Key Service: no submission address")
+    assert err.count("\n") == 1, "one line, no traceback"

@@ -56,11 +56,20 @@ class Publication:
         """The saved publication if it is for this key; else a new one."""
         if not data or data.get("fingerprint") != fpr or data.get("address") != address:
             return cls(address, fpr)
+        steps = {
+            str(s["step"]): str(s["at"])
+            for s in data.get("steps", [])
+            if isinstance(s, dict) and s.get("step") in STEPS and "at" in s
+        }
         return cls(
-            address, fpr, str(data.get("submission", "")), str(data.get("source", "")),
-            dict(data.get("steps", {})), list(data.get("seen", [])),
-            list(data.get("refused", [])),
-        )  # fmt: skip
+            address,
+            fpr,
+            str(data.get("submission_address", "")),
+            str(data.get("source", "")),
+            steps,
+            [str(x) for x in data.get("seen", [])],
+            [r for r in data.get("refused", []) if isinstance(r, dict)],
+        )
 
     def as_json(self) -> dict[str, Any]:
         """The state file's content, and ``--json``'s."""
