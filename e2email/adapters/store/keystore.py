@@ -23,7 +23,7 @@ import fcntl
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -205,45 +205,52 @@ class KeyStore:
 
     # -- refresh (``keys refresh``) -----------------------------------------------------------
 
-    def refreshed(self, key: Key, problem: str | None, now: datetime) -> None:
-        """Replace a stored key's material by its refreshed copy (the same key, merged).
+    def refreshed(self, updates: Sequence[tuple[Key, str | None]], now: datetime) -> None:
+        """Replace stored keys' material by their refreshed copies (the same keys, merged).
 
-        ``problem`` is why it can no longer be used (``revoked``, ``expired``...). A
-        revocation sticks: once a refresh saw the key revoked, no later answer (a stale WKD
-        copy without the revocation) makes it usable again (see :meth:`revoked`).
+        Each update is a key and why it can no longer be used (``revoked``, ``expired``...,
+        or None). A revocation sticks: once a refresh saw the key revoked, no later answer (a
+        stale WKD copy without the revocation) makes it usable again (see :meth:`revoked`).
+        One lock and one index write for the whole batch.
         """
-        if key.material is None:
-            raise ValueError("a stored key needs its material")
+        if not updates:
+            return
         with self._locked(self.store_dir):
             index = self._read(self._index)
-            entry = index.get("keys", {}).get(f"{key.protocol.value}:{key.fingerprint}")
-            if entry is None:
-                return
-            self._write(self.path(key.protocol, key.fingerprint), key.material)
-            entry.update(
-                user_ids=list(key.user_ids),
-                expires=key.expires.isoformat() if key.expires else None,
-                refreshed=now.isoformat(),
-                problem=problem,
-            )
-            if problem == "revoked" or entry.get("revoked"):
-                entry["revoked"] = entry.get("revoked") or now.isoformat()
+            for key, problem in updates:
+                self._refresh_entry(index, key, problem, now)
             self._write_json(self._index, index)
-        self.drop_answers_with(key.fingerprint)
+        self.drop_answers_with({k.fingerprint for k, _ in updates})
+
+    def _refresh_entry(
+        self, index: dict[str, Any], key: Key, problem: str | None, now: datetime
+    ) -> None:
+        entry = index.get("keys", {}).get(f"{key.protocol.value}:{key.fingerprint}")
+        if entry is None or key.material is None:
+            return
+        self._write(self.path(key.protocol, key.fingerprint), key.material)
+        entry.update(
+            user_ids=list(key.user_ids),
+            expires=key.expires.isoformat() if key.expires else None,
+            refreshed=now.isoformat(),
+            problem=problem,
+        )
+        if problem == "revoked" or entry.get("revoked"):
+            entry["revoked"] = entry.get("revoked") or now.isoformat()
 
     def revoked(self) -> frozenset[str]:
         """Fingerprints a refresh found revoked: never used again, whatever serves them."""
         keys = self._read(self._index).get("keys", {}).values()
         return frozenset(e["fingerprint"] for e in keys if e.get("revoked"))
 
-    def drop_answers_with(self, fingerprint: str) -> int:
-        """Drop the cached answers that offered ``fingerprint`` (they are asked again)."""
+    def drop_answers_with(self, fingerprints: Collection[str]) -> int:
+        """Drop the cached answers that offered one of ``fingerprints`` (asked again)."""
         with self._locked(self.cache_dir):
             answers = self._read(self._answers)
             stale = [
                 a
                 for a, raw in answers.items()
-                if any(k.get("fingerprint") == fingerprint for k in raw.get("keys", ()))
+                if any(k.get("fingerprint") in fingerprints for k in raw.get("keys", ()))
             ]
             for a in stale:
                 del answers[a]

@@ -31,7 +31,7 @@ from e2email.services.discovery.discover import store_for
 from e2email.services.discovery.judge import Context, Outcome
 from e2email.services.runtime import Runtime
 
-WORKERS = 16
+WORKERS = 50  # without --spread: the burst is what the user asked for
 
 
 @dataclass(frozen=True)
@@ -144,9 +144,12 @@ def _by_address(item: Item, ctx: Context, timeout: float) -> Fetched:
 
 
 def _judge(fetched: Sequence[Fetched], ctx: Context) -> dict[str, pgpinspect.Inspected]:
-    """The stored copy merged with what came back, judged by one scratch gpg."""
+    """The stored copies merged with what came back, judged by one scratch gpg (only the
+    keys whose answer brought something new)."""
     data = b"".join(
-        f.item.material + b"".join(b.to_bytes() for b in f.blocks) for f in fetched if f.blocks
+        f.item.material + b"".join(b.to_bytes() for b in f.blocks)
+        for f in fetched
+        if f.blocks and novel(f)
     )
     if not data:
         return {}
@@ -164,8 +167,22 @@ def _problem(inspected: pgpinspect.Inspected, addresses: Sequence[Address]) -> s
     return None if None in problems else problems[0]
 
 
-def apply(f: Fetched, judged: dict[str, pgpinspect.Inspected], store: KeyStore) -> Result:
-    """Store the merged key (never another one) and say what changed."""
+Update = tuple[Key, str | None]  # a refreshed key for the store, and its problem
+
+
+def novel(f: Fetched) -> bool:
+    """True if the answer holds a packet for the key's addresses the stored copy lacks.
+
+    Nothing new (the usual case): the stored copy and its judgement stand, gpg is not run.
+    """
+    keep = _any_of(_addresses(f.item.key))
+    stored = {p.raw for b in pgpkeys.key_blocks(f.item.material) for p in b.packets}
+    cut = [pgpkeys.keep_user_ids(b, keep) for b in f.blocks]
+    return any(p.raw not in stored for b in cut if b is not None for p in b.packets)
+
+
+def apply(f: Fetched, judged: dict[str, pgpinspect.Inspected]) -> tuple[Result, Update | None]:
+    """What changed for one key, and the merged key to store (never another key)."""
     k = f.item.key
     where = f.where or f.item.target.name
 
@@ -175,25 +192,36 @@ def apply(f: Fetched, judged: dict[str, pgpinspect.Inspected], store: KeyStore) 
 
     other = "a different key was offered and ignored" if "other-key" in f.dropped else None
     if f.failure is not None:
-        return result("not-found" if f.failure == "not-found" else "failed", other or f.failure)
+        failed = "not-found" if f.failure == "not-found" else "failed"
+        return result(failed, other or f.failure), None
     inspected = judged.get(k.fingerprint)
-    if inspected is None:
-        return result("failed", "gpg did not accept the refreshed key")
+    if inspected is None and novel(f):
+        return result("failed", "gpg did not accept the refreshed key"), None
+    if inspected is None:  # nothing new: the stored copy and its judgement stand
+        return result(k.problem or "unchanged", other), None
+    return _merged(f, inspected, result, other)
+
+
+def _merged(
+    f: Fetched,
+    inspected: pgpinspect.Inspected,
+    result: Callable[..., Result],
+    other: str | None,
+) -> tuple[Result, Update | None]:
+    k = f.item.key
     addresses = _addresses(k)
     keep = _any_of(addresses)
     blocks, _ = pgpkeys.filter_for(inspected.material, keep)
     if not blocks:
-        return result("failed", "no user ID for its addresses is left")
+        return result("failed", "no user ID for its addresses is left"), None
     material = b"".join(b.to_bytes() for b in blocks)
     problem = _problem(inspected, addresses)
     uids = tuple(u for u in inspected.key.user_ids if keep(u))
     key = Key(Protocol.OPENPGP, k.fingerprint, f.item.target.method, uids,
               inspected.key.expires, material=material)  # fmt: skip
     changed = material != f.item.material or problem != k.problem
-    store.refreshed(key, problem, datetime.now(UTC))
-    if problem is not None:
-        return result(problem, other)
-    return result("updated" if changed else "unchanged", other)
+    status = problem or ("updated" if changed else "unchanged")
+    return result(status, other), (key, problem)
 
 
 def _any_of(addresses: Sequence[Address]) -> pgpkeys.KeyFilter:
@@ -243,8 +271,10 @@ def _at_once(
     with cf.ThreadPoolExecutor(max_workers=min(WORKERS, len(todo))) as pool:
         fetched = list(pool.map(lambda i: fetch(i, ctx, timeout), todo))
     judged = _judge(fetched, ctx)
-    for f in fetched:
-        tick(apply(f, judged, store))
+    applied = [apply(f, judged) for f in fetched]
+    store.refreshed([u for _, u in applied if u is not None], datetime.now(UTC))
+    for r, _ in applied:
+        tick(r)
 
 
 def _spread(
@@ -262,4 +292,6 @@ def _spread(
         if wait > 0:
             time.sleep(wait)
         f = fetch(item, ctx, timeout)
-        tick(apply(f, _judge([f], ctx), store))
+        r, update = apply(f, _judge([f], ctx))
+        store.refreshed([update] if update else [], datetime.now(UTC))  # at once
+        tick(r)
