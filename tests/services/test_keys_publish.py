@@ -225,3 +225,27 @@ def test_a_provider_without_wks_is_a_clear_69(stack: Any, tmp_path: Path) -> Non
     assert done.returncode == 69, err
     assert err.startswith("e2email: example.test has no Web Key Service: no submission address")
     assert err.count("\n") == 1, "one line, no traceback"
+
+
+def test_a_timeout_is_75_and_the_next_run_finishes(
+    stack: Any, provider: Wks, user: tuple[Path, str], tmp_path: Path
+) -> None:
+    """No confirmation yet within the time given: exit 75 saying to run it again, which
+    then waits for the request already on its way, without a second submission."""
+    from e2email import config as cfgmod
+    from e2email.errors import TemporaryFailure
+    from e2email.services.publish import wks
+    from e2email.services.runtime import Runtime
+
+    home, fpr = user
+    cfg = Path(config(tmp_path, stack, home))
+    submissions = provider.log.read_text().count("'application/pgp-keys'")
+    rt = Runtime(cfgmod.load(str(cfg)))
+    with pytest.raises(TemporaryFailure, match="run `e2email keys publish` again") as caught:
+        wks.publish(rt, USER, timeout=0.05)
+    assert caught.value.exit_code == 75
+    out = CliRunner().invoke(keys_group, ["publish", "--json"], obj=str(cfg))
+    assert out.exit_code == 0, (out.output, provider.log.read_text())
+    assert json.loads(out.output)["state"] == "published"
+    assert provider.log.read_text().count("'application/pgp-keys'") == submissions + 1
+    assert fpr in provider.log.read_text()
