@@ -144,6 +144,7 @@ def list_command(ctx: click.Context, as_json: bool) -> None:
                         "fingerprint": k.fingerprint,
                         "user_ids": list(k.user_ids),
                         "expires": k.expires,
+                        "problem": k.problem,  # what `keys refresh` found: revoked...
                         "sightings": [s.__dict__ for s in k.sightings],
                     }
                     for k in stored
@@ -153,7 +154,8 @@ def list_command(ctx: click.Context, as_json: bool) -> None:
         )
         return
     for k in stored:
-        STATE.info(f"{k.protocol.value} {k.fingerprint}")
+        problem = f"  {k.problem.upper()} (keys refresh)" if k.problem else ""
+        STATE.info(f"{k.protocol.value} {k.fingerprint}{problem}")
         for s in k.sightings:
             STATE.info(f"    {s.address} via {s.source} {s.where} (first {s.first_seen})")
     for p in pins:

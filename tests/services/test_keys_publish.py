@@ -4,7 +4,10 @@ The provider is the test stack set up as tests/stack/wks.py says: Postfix hands 
 ``key-submission@wks.test`` to ``gpg-wks-server --receive`` (Debian package gpg-wks-server),
 whose confirmation request comes back through Postfix into the user's Dovecot INBOX; the
 directory it publishes into is what the stack's HTTPS server serves as WKD. The oracles are
-gpg-wks-server's own published file and gpg reading what a plain HTTPS client gets from WKD.
+gpg-wks-server's own published file (named by gpg-wks-client's WKD hash) and gpg reading what
+a plain HTTPS client gets from WKD. ``gpg --locate-keys --auto-key-locate wkd`` cannot be the
+oracle here: its dirmngr resolves names through /etc/resolv.conf (its ``nameserver`` option
+applies only in Tor mode, tried 2026-12-07), and the stack must not touch system files.
 """
 
 from __future__ import annotations

@@ -109,6 +109,8 @@ def test_revocation_from_vks_is_used_at_once_and_sticks(world: KsWorld, tmp_path
     material = stored_material(tmp_path, world, fpr)
     assert gpg_sees(tmp_path, material) == "r"
     assert b"elsewhere.test" not in material, "cut down to the address it was found for"
+    listed = CliRunner().invoke(keys_group, ["list"], obj=_obj(tmp_path, world))
+    assert f"openpgp {fpr}  REVOKED (keys refresh)" in listed.output
     # the by-email answer is still the old, unrevoked copy: the revocation sticks
     found = locate(tmp_path, world, Address("rita", "ks.test"))
     assert found.key is None
