@@ -138,3 +138,15 @@ def test_schedule_keeps_every_item(items: list[tuple[str, int]], spread: float) 
     plan = refresh.schedule(items, spread, random.Random(0))
     assert sorted(x for _, x in plan) == sorted(x for _, x in items)
     assert all(0 <= o <= max(spread, 0) for o, _ in plan)
+
+
+def test_non_ascii_boundary_is_our_error_not_a_crash() -> None:
+    """Found by test_request_mail_any_bytes: a boundary decoded from 8-bit header bytes."""
+    import pytest
+
+    from e2email.core import rawmime
+
+    with pytest.raises(E2emailError, match="outside ASCII"):
+        wks.request_ciphertext(b"Content-Type: multipart/mixed; boundary=\x80\r\n\r\nx")
+    with pytest.raises(E2emailError):
+        rawmime.split_multipart("--\u00e9\r\n--\u00e9--".encode(), "\u00e9")
