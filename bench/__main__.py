@@ -34,6 +34,7 @@ BENCHES: dict[str, tuple[list[str], list[str]]] = {
     "large_smime": ([], ["--size", "20", "--rounds", "1"]),
     "discovery": ([], ["--runs", "3"]),
     "check_domains": ([], ["--runs", "2"]),
+    "refresh": ([], ["--runs", "2", "--keys", "30"]),
 }
 
 

@@ -112,6 +112,10 @@ class PermanentFailure(E2emailError):
     exit_code = EX_UNAVAILABLE
 
 
+class NoKeyServiceError(PermanentFailure):
+    """The provider runs no Web Key Service: it publishes no submission address (WKS 4.1)."""
+
+
 class PartialDeliveryError(PermanentFailure):
     """Some recipients were refused; the message names them. Nothing was sent unless --partial."""
 

@@ -5,7 +5,8 @@
 set -eu
 
 PACKAGES="postfix dovecot-core dovecot-imapd slapd ldap-utils knot knot-dnsutils unbound
-gnupg gpg-agent gpgsm dirmngr openssl sq swaks msmtp ldnsutils python3-venv ca-certificates
+gnupg gpg-agent gpgsm dirmngr gpg-wks-server gpg-wks-client openssl sq swaks msmtp ldnsutils
+python3-venv ca-certificates
 strace git git-email mutt s-nail
 libmailtools-perl libemail-valid-perl libauthen-sasl-perl libnet-smtp-ssl-perl libio-socket-ssl-perl
 libnet-ssleay-perl

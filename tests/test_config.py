@@ -103,6 +103,12 @@ def test_implicit_tls_defaults_to_465() -> None:
         ("[network]\ntrust_ad='yes'\n", "network.trust_ad"),
         ("[discovery]\nmethods=['local','carrier-pigeon']\n", "discovery.methods: unknown method"),
         ("[[discovery.ldap]]\nurl='http://x'\nbase='b'\ndomains=['d']\n", "discovery.ldap[0].url"),
+        ("[[discovery.keyserver]]\nurl='hkp://k.test'\n", "discovery.keyserver[0].url"),
+        ("[[discovery.keyserver]]\nurl='https://k.test/x'\n", "discovery.keyserver[0].url"),
+        ("[[discovery.keyserver]]\nurl='https://k_.test'\n", "discovery.keyserver[0].url"),
+        ("[[discovery.keyserver]]\nurl='https://k.test'\nkind='sks'\n", "kind: expected one"),
+        ("[[discovery.keyserver]]\nurl='https://k.test'\ntrust=1\n", "trust: expected one"),
+        ("[discovery]\nkeyserver='https://k.test'\n", "discovery.keyserver: expected an array"),
         ("[openpgp]\nsign='yes'\n", "openpgp.sign: expected true or false"),
         ("[smime]\nrsa_oaep='yes'\n", "smime.rsa_oaep: expected true or false"),
         ("colour = 1\n", "colour: unknown key"),
@@ -132,3 +138,35 @@ def test_locate_order(tmp_path: Path) -> None:
 def test_load_named_missing_file_is_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not found"):
         config.load(str(tmp_path / "nope.toml"))
+
+
+def test_keyservers() -> None:
+    s = config.parse(
+        "[discovery]\nmethods = ['local', 'wkd', 'vks']\n"
+        "[[discovery.keyserver]]\nurl = 'https://keys.openpgp.org'\nkind = 'vks'\n"
+        "[[discovery.keyserver]]\nurl = 'hkps://HKP.Example.test:8443/'\nkind = 'hkps'\n"
+        "trust = 'unverified'\n",
+        source=SRC,
+        env=ENV,
+    )
+    vks, hkps = s.discovery.keyservers
+    assert (vks.host, vks.port, vks.kind, vks.trust, vks.usable) == (
+        "keys.openpgp.org",
+        443,
+        "vks",
+        "verified",
+        True,
+    )
+    assert (hkps.host, hkps.port, hkps.kind, hkps.usable) == (
+        "hkp.example.test",
+        8443,
+        "hkps",
+        True,
+    )
+    assert not config.Keyserver("https://h.test", "h.test", kind="hkps").usable
+
+
+def test_vks_method_alone_asks_keys_openpgp_org() -> None:
+    s = config.parse("[discovery]\nmethods = ['vks']\n", source=SRC, env=ENV)
+    assert [(k.host, k.kind) for k in s.discovery.keyservers] == [("keys.openpgp.org", "vks")]
+    assert config.parse("", source=SRC, env=ENV).discovery.keyservers == ()

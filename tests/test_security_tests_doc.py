@@ -27,4 +27,5 @@ def test_every_test_named_in_the_page_exists() -> None:
             missing.append(f"{path}::{name}" if name else path)
     missing += [m.group(1) for m in re.finditer(r"`::(\w+)", text) if m.group(1) not in tests]
     assert not missing, missing
-    assert len(re.findall(r"^### \d+\. ", text, re.M)) == 12  # every security.md item
+    numbers = {int(n) for n in re.findall(r"^### (\d+)\. ", text, re.M)}
+    assert set(range(1, 13)) <= numbers  # every security.md item (13 and up as they land)

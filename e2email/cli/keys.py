@@ -113,7 +113,17 @@ def _print_found(f: Found) -> None:
         STATE.info("  no usable key")
     for r in f.rejected:
         which = f" {r.fingerprint}" if r.fingerprint else ""
-        STATE.info(f"  rejected{which} from {r.source}: {r.reason}")
+        STATE.info(f"  rejected{which} from {r.source}: {r.reason}{_why(r.reason)}")
+
+
+_WHY = {
+    "unverified-keyserver": " (an HKPS keyserver serves any user ID anyone uploaded; to "
+    'encrypt to its keys anyway, set trust = "unverified" on that [[discovery.keyserver]])',
+}
+
+
+def _why(reason: str) -> str:
+    return _WHY.get(reason, "")
 
 
 @keys_group.command("list")
@@ -134,6 +144,7 @@ def list_command(ctx: click.Context, as_json: bool) -> None:
                         "fingerprint": k.fingerprint,
                         "user_ids": list(k.user_ids),
                         "expires": k.expires,
+                        "problem": k.problem,  # what `keys refresh` found: revoked...
                         "sightings": [s.__dict__ for s in k.sightings],
                     }
                     for k in stored
@@ -143,7 +154,8 @@ def list_command(ctx: click.Context, as_json: bool) -> None:
         )
         return
     for k in stored:
-        STATE.info(f"{k.protocol.value} {k.fingerprint}")
+        problem = f"  {k.problem.upper()} (keys refresh)" if k.problem else ""
+        STATE.info(f"{k.protocol.value} {k.fingerprint}{problem}")
         for s in k.sightings:
             STATE.info(f"    {s.address} via {s.source} {s.where} (first {s.first_seen})")
     for p in pins:
@@ -185,3 +197,12 @@ def accept_command(ctx: click.Context, address: str, fingerprint: str) -> None:
     addr: Address = parse_recipient_argument(address)
     key = discover.accept(runtime(ctx), addr, fingerprint)
     STATE.info(f"{addr}: now pinned to {key.protocol.value} {key.fingerprint}")
+
+
+# keys refresh, keys publish (cli/keys_remote.py)
+from e2email.cli.keys_remote import refresh_command  # noqa: E402
+
+keys_group.add_command(refresh_command)
+from e2email.cli.keys_remote import publish_command  # noqa: E402
+
+keys_group.add_command(publish_command)

@@ -6,6 +6,7 @@ mean" for unknown keys); relative paths are taken relative to the file's directo
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -14,11 +15,13 @@ from typing import Any, Literal, TypeVar
 
 from e2email.config.schema import (
     AUTH_MECHANISMS,
+    DEFAULT_KEYSERVER,
     DISCOVERY_METHODS,
     RESERVED_ACCOUNT,
     TRANSPORT_LADDER,
     Account,
     DiscoverySettings,
+    Keyserver,
     LdapDirectory,
     NetworkSettings,
     OpenPGPSettings,
@@ -253,6 +256,60 @@ def _ldap(ctx: _Context, index: int, table: Any) -> LdapDirectory:
     return d
 
 
+_HOST_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+
+
+def keyserver_endpoint(url: str) -> tuple[str, int]:
+    """Host and port of ``https://HOST[:PORT]`` (``hkps://`` too); ValueError otherwise."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        port = parts.port or 443
+    except ValueError as e:
+        raise ValueError(f"not a URL: {e}") from None
+    if parts.scheme not in ("https", "hkps"):
+        raise ValueError(f"expected https://HOST, got {url!r} (only verified HTTPS is used)")
+    host = (parts.hostname or "").rstrip(".").lower()
+    labels = host.split(".")
+    if len(labels) < 2 or not all(_HOST_LABEL.fullmatch(x) for x in labels):
+        raise ValueError(f"expected a host name in {url!r}")
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+        raise ValueError(f"expected only scheme, host and port in {url!r}")
+    return host, port
+
+
+def _keyserver(ctx: _Context, index: int, table: Any) -> Keyserver:
+    if not isinstance(table, dict):
+        raise ctx.fail(f"discovery.keyserver[{index}]", "expected a table")
+    r = _Reader(ctx, table, f"discovery.keyserver[{index}]")
+    url = r.require("url", _str)
+    try:
+        host, port = keyserver_endpoint(url)
+    except ValueError as e:
+        raise r.fail("url", str(e)) from None
+    k = Keyserver(
+        url=url,
+        host=host,
+        port=port,
+        kind=r.get("kind", _choice("vks", "hkps"), "vks"),
+        trust=r.get("trust", _choice("verified", "unverified"), "verified"),
+    )
+    r.finish()
+    return k
+
+
+def _keyservers(r: _Reader, methods: tuple[str, ...]) -> tuple[Keyserver, ...]:
+    raw: Any = r.get("keyserver", lambda _r, _n, v: v, [])
+    if not isinstance(raw, list):
+        raise r.fail("keyserver", "expected an array of tables ([[discovery.keyserver]])")
+    servers = tuple(_keyserver(r.ctx, i, t) for i, t in enumerate(raw))
+    if not servers and "vks" in methods:
+        host, port = keyserver_endpoint(DEFAULT_KEYSERVER)
+        servers = (Keyserver(DEFAULT_KEYSERVER, host, port),)
+    return servers
+
+
 def _discovery(ctx: _Context, table: Table) -> DiscoverySettings:
     r = _Reader(ctx, table, "discovery")
     methods = r.get("methods", _str_list, DiscoverySettings.methods)
@@ -265,6 +322,7 @@ def _discovery(ctx: _Context, table: Table) -> DiscoverySettings:
     s = DiscoverySettings(
         methods=methods,
         ldap=tuple(_ldap(ctx, i, t) for i, t in enumerate(raw_ldap)),
+        keyservers=_keyservers(r, methods),
         timeout=r.get("timeout", _positive, 10.0),
         positive_ttl=r.get("positive_ttl", _seconds, 86400.0),
         negative_ttl=r.get("negative_ttl", _seconds, 3600.0),

@@ -21,7 +21,10 @@ SmimeEncryption = Literal["aes256-cbc", "aes256-gcm"]
 KeyChangePolicy = Literal["refuse", "warn"]
 RequireTls = Literal["auto", "always", "never"]
 TRANSPORT_LADDER = ("unknown", "plaintext", "unverified-tls", "verified-tls", "mta-sts", "dane")
-DISCOVERY_METHODS = ("local", "wkd", "ldap", "dane")
+DISCOVERY_METHODS = ("local", "wkd", "ldap", "dane", "vks")
+KeyserverKind = Literal["vks", "hkps"]
+KeyserverTrust = Literal["verified", "unverified"]
+DEFAULT_KEYSERVER = "https://keys.openpgp.org"
 
 
 @dataclass(frozen=True)
@@ -86,11 +89,33 @@ class LdapDirectory:
 
 
 @dataclass(frozen=True)
+class Keyserver:
+    """A keyserver ``discovery.methods = [..., "vks"]`` asks (``[[discovery.keyserver]]``).
+
+    ``kind``: ``vks`` (verifying: serves a user ID only after its address confirmed it) or
+    ``hkps`` (serves what anyone uploaded). ``trust = "unverified"`` lets keys from an HKPS
+    server be used to encrypt; otherwise they are only shown (security.md item 14).
+    """
+
+    url: str
+    host: str
+    port: int = 443
+    kind: KeyserverKind = "vks"
+    trust: KeyserverTrust = "verified"
+
+    @property
+    def usable(self) -> bool:
+        """True if keys from this server may be encrypted to."""
+        return self.kind == "vks" or self.trust == "unverified"
+
+
+@dataclass(frozen=True)
 class DiscoverySettings:
     """Key discovery: which methods, in which order."""
 
     methods: tuple[str, ...] = ("local", "wkd", "ldap")
     ldap: tuple[LdapDirectory, ...] = ()
+    keyservers: tuple[Keyserver, ...] = ()  # [[discovery.keyserver]]; "vks" alone: keys.openpgp.org
     timeout: float = 10.0
     positive_ttl: float = 86400.0
     negative_ttl: float = 3600.0

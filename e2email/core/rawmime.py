@@ -162,7 +162,10 @@ class Multipart:
 
 def split_multipart(body: bytes, boundary: str) -> Multipart:
     """Cut a multipart body. The CRLF before each delimiter belongs to the delimiter."""
-    b = boundary.encode("ascii", "strict")
+    try:
+        b = boundary.encode("ascii", "strict")
+    except UnicodeEncodeError:  # RFC 2046 5.1.1: bchars are ASCII; a hostile header is not
+        raise MessageError("multipart boundary with characters outside ASCII") from None
     if not b or len(b) > 70:
         raise MessageError("multipart boundary missing or longer than 70 characters")
     delim = re.compile(rb"(?:^|\r\n)--" + re.escape(b) + rb"(--)?[ \t]*(?:\r\n|$)")

@@ -344,3 +344,15 @@ def test_referrals_are_never_chased_with_credentials(world: World, tmp_path: Pat
     elsewhere.drain()
     elsewhere.sock.close()
     assert not elsewhere.connected, elsewhere.received
+
+
+def test_keys_refresh_asks_the_directory_again(world: World, tmp_path: Path) -> None:
+    """``keys refresh`` of a key found in LDAP asks the same directory (slapd) again."""
+    from e2email.services.discovery import refresh
+
+    rt = ldap_rt(tmp_path, world.stack)
+    carol = Address("carol", "example.test")
+    assert discover.discover(rt, [carol])[carol].key is not None
+    [r] = refresh.refresh(ldap_rt(tmp_path, world.stack)).results
+    assert (r.fingerprint, r.source, r.status) == (fingerprint("carol"), "ldap", "unchanged")
+    assert r.where.startswith("ldap://")

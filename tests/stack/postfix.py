@@ -128,6 +128,9 @@ class Postfix:
         self.sasl_path = sasl_path
         self.sink_dir = sink
         self.listeners: dict[tuple[str, int], Listener] = {}
+        self.services: list[str] = []  # extra master.cf lines (pipe transports)
+        self.transports: dict[str, str] = {}  # recipient -> transport (transport_maps)
+        self.mailboxes: dict[str, str] = {}  # recipient -> Maildir, instead of the sink
         self.master: Daemon | None = None
         self.restarts = 0  # reloads that needed a restart (see reload())
 
@@ -164,7 +167,8 @@ biff = no
 readme_directory = no
 virtual_mailbox_domains = static:all
 virtual_mailbox_base = {self.sink_dir.parent}
-virtual_mailbox_maps = static:{self.sink_dir.name}/
+virtual_mailbox_maps = texthash:{self.conf_dir / "mailboxes"}, static:{self.sink_dir.name}/
+transport_maps = texthash:{self.conf_dir / "transport"}
 virtual_uid_maps = static:{NOBODY}
 virtual_gid_maps = static:{NOBODY}
 virtual_mailbox_limit = 0
@@ -190,12 +194,36 @@ default_process_limit = 50
 
     def _master_cf(self) -> str:
         lines = [listener.line() for listener in self.listeners.values()]
-        return "\n".join(lines) + "\n" + _INTERNAL_SERVICES
+        return "\n".join([*lines, *self.services]) + "\n" + _INTERNAL_SERVICES
+
+    def add_service(self, line: str) -> None:
+        """Add a master.cf service line, e.g. a pipe transport (call :meth:`reload`)."""
+        if line not in self.services:
+            self.services.append(line)
+
+    def route(self, recipient: str, transport: str) -> None:
+        """Deliver mail for ``recipient`` through ``transport`` (call :meth:`reload`)."""
+        self.transports[recipient] = transport
+
+    def mailbox(self, recipient: str, maildir: Path) -> None:
+        """Deliver mail for ``recipient`` into ``maildir`` (e.g. a Dovecot user's) instead of
+        the sink (call :meth:`reload`); the Maildir is created for user nobody."""
+        for sub in ("cur", "new", "tmp"):
+            (maildir / sub).mkdir(parents=True, exist_ok=True)
+        for path in (maildir.parent, maildir, *(maildir / s for s in ("cur", "new", "tmp"))):
+            os.chown(path, NOBODY, NOBODY)
+        self.mailboxes[recipient] = os.path.relpath(maildir, self.sink_dir.parent) + "/"
 
     def _write_config(self) -> None:
         self.conf_dir.mkdir(parents=True, exist_ok=True)
         past = time.time() - 60  # Postfix waits for files changed within the last second
-        for name, text in (("main.cf", self._main_cf()), ("master.cf", self._master_cf())):
+        files = [
+            ("main.cf", self._main_cf()),
+            ("master.cf", self._master_cf()),
+            ("transport", "".join(f"{k} {v}\n" for k, v in self.transports.items())),
+            ("mailboxes", "".join(f"{k} {v}\n" for k, v in self.mailboxes.items())),
+        ]
+        for name, text in files:
             path = self.conf_dir / name
             path.write_text(text)
             os.utime(path, (past, past))

@@ -107,6 +107,7 @@ class Decrypted:
 
     data: bytes
     signature: Signature
+    key: str | None = None  # primary fingerprint of the key that decrypted (DECRYPTION_KEY)
 
 
 def uid_address(uid: str) -> Address | None:
@@ -157,6 +158,15 @@ def signature_from(status: list[tuple[str, str]]) -> Signature:
     if found.status == "good" and fpr:
         found = Signature("good", fpr, found.user_id)
     return found
+
+
+def decryption_key(status: list[tuple[str, str]]) -> str | None:
+    """The primary fingerprint from ``DECRYPTION_KEY <fpr> <fpr2> <otrust>`` (DETAILS)."""
+    for key, value in status:
+        parts = value.split()
+        if key == "DECRYPTION_KEY" and len(parts) >= 2:
+            return parts[1].upper()
+    return None
 
 
 def check_integrity(status: list[tuple[str, str]]) -> None:
@@ -333,7 +343,27 @@ class Gpg:
         except CryptoError:
             result.data = b""
             raise
-        return Decrypted(bytes(result.data), signature_from(status))
+        return Decrypted(bytes(result.data), signature_from(status), decryption_key(status))
+
+    def export_minimal(self, fingerprint: str, address: Address) -> bytes:
+        """The key ``fingerprint``, armored, minimal, with only ``address``'s user IDs.
+
+        What a Web Key Service is sent (``export-minimal`` keeps the newest self-signature
+        of each user ID; ``keep-uid`` drops the others, as gpg-wks-client does).
+        """
+        import subprocess
+
+        cmd = [self.binary, *(["--homedir", str(self.home)] if self.home else [])]
+        cmd += ["--batch", "--no-tty", "--armor", "--export-options", "export-minimal"]
+        cmd += ["--export-filter", f"keep-uid=mbox = {address}", "--export", fingerprint]
+        try:
+            done = subprocess.run(cmd, capture_output=True, timeout=60, check=False)
+        except (OSError, subprocess.SubprocessError) as e:
+            raise ConfigError(f"cannot run gpg ({self.binary}): {e}") from None
+        if done.returncode != 0 or b"BEGIN PGP PUBLIC KEY BLOCK" not in done.stdout:
+            why = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no key"]
+            raise CryptoError(f"gpg could not export {fingerprint} for {address}: {why[0]}")
+        return done.stdout
 
     def import_keys(self, data: bytes) -> list[str]:
         """Import keys; return the fingerprints gpg reported."""

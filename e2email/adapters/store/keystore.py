@@ -23,7 +23,7 @@ import fcntl
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -69,6 +69,8 @@ class StoredKey:
     user_ids: tuple[str, ...]
     expires: str | None
     sightings: tuple[Sighting, ...]
+    problem: str | None = None  # what the last refresh found wrong (``revoked``...)
+    refreshed: str | None = None  # when a refresh last fetched it
 
 
 @dataclass(frozen=True)
@@ -195,9 +197,66 @@ class KeyStore:
                     tuple(entry.get("user_ids", ())),
                     entry.get("expires"),
                     tuple(Sighting(**s) for s in entry.get("sightings", ())),
+                    "revoked" if entry.get("revoked") else entry.get("problem"),
+                    entry.get("refreshed"),
                 )
             )
         return sorted(out, key=lambda k: k.sightings[0].address if k.sightings else "")
+
+    # -- refresh (``keys refresh``) -----------------------------------------------------------
+
+    def refreshed(self, updates: Sequence[tuple[Key, str | None]], now: datetime) -> None:
+        """Replace stored keys' material by their refreshed copies (the same keys, merged).
+
+        Each update is a key and why it can no longer be used (``revoked``, ``expired``...,
+        or None). A revocation sticks: once a refresh saw the key revoked, no later answer (a
+        stale WKD copy without the revocation) makes it usable again (see :meth:`revoked`).
+        One lock and one index write for the whole batch.
+        """
+        if not updates:
+            return
+        with self._locked(self.store_dir):
+            index = self._read(self._index)
+            for key, problem in updates:
+                self._refresh_entry(index, key, problem, now)
+            self._write_json(self._index, index)
+        self.drop_answers_with({k.fingerprint for k, _ in updates})
+
+    def _refresh_entry(
+        self, index: dict[str, Any], key: Key, problem: str | None, now: datetime
+    ) -> None:
+        entry = index.get("keys", {}).get(f"{key.protocol.value}:{key.fingerprint}")
+        if entry is None or key.material is None:
+            return
+        self._write(self.path(key.protocol, key.fingerprint), key.material)
+        entry.update(
+            user_ids=list(key.user_ids),
+            expires=key.expires.isoformat() if key.expires else None,
+            refreshed=now.isoformat(),
+            problem=problem,
+        )
+        if problem == "revoked" or entry.get("revoked"):
+            entry["revoked"] = entry.get("revoked") or now.isoformat()
+
+    def revoked(self) -> frozenset[str]:
+        """Fingerprints a refresh found revoked: never used again, whatever serves them."""
+        keys = self._read(self._index).get("keys", {}).values()
+        return frozenset(e["fingerprint"] for e in keys if e.get("revoked"))
+
+    def drop_answers_with(self, fingerprints: Collection[str]) -> int:
+        """Drop the cached answers that offered one of ``fingerprints`` (asked again)."""
+        with self._locked(self.cache_dir):
+            answers = self._read(self._answers)
+            stale = [
+                a
+                for a, raw in answers.items()
+                if any(k.get("fingerprint") in fingerprints for k in raw.get("keys", ()))
+            ]
+            for a in stale:
+                del answers[a]
+            if stale:
+                self._write_json(self._answers, answers)
+        return len(stale)
 
     # -- pins (TOFU) -------------------------------------------------------------------------
 

@@ -164,7 +164,14 @@ class Discovery:
         rejected = [*self._earlier(address), *answer.rejected]
         return Found(address, tuple(keys), tuple(rejected))
 
+    @cached_property
+    def revoked(self) -> frozenset[str]:
+        """Keys ``keys refresh`` found revoked: never used again (security.md item 14)."""
+        return self.store.revoked()
+
     def _still_ok(self, key: Key, address: Address) -> bool:
+        if key.fingerprint in self.revoked:
+            return False
         if key.expires is not None and key.expires <= self.now:
             return False
         if key.protocol is Protocol.SMIME and key.material is not None:
@@ -213,6 +220,9 @@ class Discovery:
         outcomes.sort(key=lambda mo: order.get(mo[0], len(order)))
         keys = [k for _, o in outcomes for k in o.keys if k.protocol in self.protocols]
         rejected = [*self._earlier(address), *(r for _, o in outcomes for r in o.rejected)]
+        revoked = [k for k in keys if k.fingerprint in self.revoked]
+        keys = [k for k in keys if k not in revoked]
+        rejected += [Rejection(k.source, "revoked", k.fingerprint) for k in revoked]
         where = {k.fingerprint: o.where for _, o in outcomes for k in o.keys}
         for key in keys:
             self.store.put(key, str(address), where.get(key.fingerprint, ""), self.now)

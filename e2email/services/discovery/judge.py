@@ -30,10 +30,15 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Candidate:
-    """An OpenPGP key already cut down to the address, waiting for gpg's judgement."""
+    """An OpenPGP key already cut down to the address, waiting for gpg's judgement.
+
+    ``hold``: a reason a key gpg finds valid is still not used (an HKPS server's user IDs
+    are unverified, security.md item 14): it is shown as a rejection with that reason.
+    """
 
     source: str
     block: pgpkeys.KeyBlock
+    hold: str | None = None
 
 
 @dataclass(frozen=True)
@@ -79,7 +84,9 @@ class Context:
         return load_anchors(self.settings.smime.trust_anchors)
 
 
-def judge_openpgp(data: bytes, address: Address, source: str, ctx: Context) -> Outcome:
+def judge_openpgp(
+    data: bytes, address: Address, source: str, ctx: Context, *, hold: str | None = None
+) -> Outcome:
     """Filter to ``address``'s user IDs (security.md 5); gpg judges later, in one batch."""
     del ctx
     try:
@@ -87,7 +94,7 @@ def judge_openpgp(data: bytes, address: Address, source: str, ctx: Context) -> O
     except pgpkeys.PacketError:
         return Outcome((), (Rejection(source, "malformed"),))
     rejected = tuple(Rejection(source, reason) for reason in dropped)
-    return Outcome((), rejected, candidates=tuple(Candidate(source, b) for b in blocks))
+    return Outcome((), rejected, candidates=tuple(Candidate(source, b, hold) for b in blocks))
 
 
 def settle(outcomes: Sequence[tuple[Address, Outcome]], ctx: Context) -> list[Outcome]:
@@ -114,8 +121,8 @@ def _settled(
         fpr = c.block.fingerprint
         item = judged.get(fpr)
         problem = "invalid" if item is None else item.problem(address)
-        if item is None or problem is not None:
-            rejected.append(Rejection(c.source, problem or "invalid", fpr))
+        if item is None or problem is not None or c.hold is not None:
+            rejected.append(Rejection(c.source, problem or c.hold or "invalid", fpr))
         else:
             keys.append(_openpgp_key(item, address, c.source, now))
     return Outcome(tuple(keys), tuple(rejected), o.definitive, o.where, o.notes)

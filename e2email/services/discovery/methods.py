@@ -33,4 +33,8 @@ def tasks(
         from e2email.services.discovery import ldap
 
         return ldap.tasks(address, ctx, protocols)
+    if method == "vks":  # every [[discovery.keyserver]]: verifying (vks) and HKPS alike
+        from e2email.services.discovery import hkps, vks
+
+        return vks.tasks(address, ctx, protocols) + hkps.tasks(address, ctx, protocols)
     return []

@@ -39,7 +39,7 @@ def wkd_lookup(address: Address, ctx: Context, timeout: float) -> Outcome:
     except MessageError:
         return Outcome((), (Rejection("wkd", "bad-domain"),))
     try:
-        exists = _has_address(ctx.resolver, advanced.host)
+        exists = has_address(ctx.resolver, advanced.host)
     except DnsFailure:
         return failed(advanced.method, "dns-error", advanced.url)
     req = advanced if exists else direct
@@ -68,6 +68,6 @@ def _wkd_body(body: bytes, address: Address, source: str, ctx: Context) -> Outco
     return judge_openpgp(body, address, source, ctx)
 
 
-def _has_address(resolver: Resolver, host: str) -> bool:
+def has_address(resolver: Resolver, host: str) -> bool:
     """True if ``host`` has an A or AAAA record; DnsFailure when DNS cannot say."""
     return any(not resolver.query(host, rdtype).empty for rdtype in ("A", "AAAA"))
