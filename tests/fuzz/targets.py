@@ -228,6 +228,33 @@ def gpg_colons(data: bytes) -> None:
     parse_colons(_text(data))
 
 
+def keyserver_answer(data: bytes) -> None:
+    """A VKS or HKP answer: filtered to the address asked for, or to the key refreshed."""
+    from e2email.core import keyserver
+    from e2email.model import Address
+
+    keyserver.filter_answer(data, Address("bob", "example.test"))
+    keyserver.same_key(data, "F4F237BC0FAAC1F2CD60BD29A89CAA29E8EFA8AB")
+
+
+def wks_files(data: bytes) -> None:
+    """A provider's WKS policy and submission-address files."""
+    from e2email.core import wks
+
+    for parse in (wks.parse_policy, wks.parse_submission_address):
+        with contextlib.suppress(E2emailError):
+            parse(data)
+
+
+def wks_mail(data: bytes) -> None:
+    """A confirmation request mail from a Web Key Service, and its decrypted plaintext."""
+    from e2email.core import wks
+
+    with contextlib.suppress(E2emailError):
+        wks.request_ciphertext(data)
+    wks.parse_request(data)
+
+
 def config_toml(data: bytes) -> None:
     from e2email import config
 
@@ -255,5 +282,8 @@ TARGETS: dict[str, Target] = {
         Target("cms_enveloped", cms_enveloped, "S/MIME EnvelopedData for us"),
         Target("gpg_colons", gpg_colons, "gpg --with-colons output about an outside key"),
         Target("config_toml", config_toml, "the configuration file"),
+        Target("keyserver_answer", keyserver_answer, "VKS and HKP answers"),
+        Target("wks_files", wks_files, "WKS policy and submission-address files"),
+        Target("wks_mail", wks_mail, "WKS confirmation requests"),
     )
 }
