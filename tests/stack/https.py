@@ -103,6 +103,14 @@ class _Server(ThreadingHTTPServer):
         finally:
             tls.close()
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # socketserver prints a traceback on sys.stderr, which a test's in-process CliRunner
+        # captures as the command's output (a client closing mid-answer: SSLEOFError). The
+        # access log keeps it instead.
+        import traceback
+
+        self.owner.log_line(f"error serving {client_address}: {traceback.format_exc(limit=2)}")
+
 
 class Https:
     """The HTTPS server: ``docroot(host)`` gives a host's directory (created on demand)."""
