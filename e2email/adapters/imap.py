@@ -15,6 +15,10 @@
   ``oauth_token_command``, are only sent inside TLS. imapclient's protocol trace (which would
   include whole message literals, hence plaintext) never reaches our logs.
 * UIDPLUS (RFC 4315) and MULTIAPPEND (RFC 3502) are detected and used when offered.
+* Reading mail never writes it (security.md item 17): ``examine()`` opens a folder with EXAMINE
+  and hands back a :class:`ReadOnlyFolder`, which can only SEARCH and FETCH with BODY.PEEK.
+  EXAMINE neither clears ``\\Recent`` nor permits a STORE, BODY.PEEK does not set ``\\Seen``,
+  so a folder the user may only read (ACL ``lr``, RFC 4314) is enough.
 """
 
 from __future__ import annotations
@@ -117,11 +121,13 @@ class ToAppend:
 
 @dataclass(frozen=True)
 class Selected:
-    """What SELECT/EXAMINE said: UIDVALIDITY, size, whether keywords can be stored."""
+    """What SELECT/EXAMINE said: UIDVALIDITY, size, whether keywords can be stored, and
+    whether the server opened the folder read-only (``[READ-ONLY]``)."""
 
     uidvalidity: int
     exists: int
     keywords_allowed: bool
+    read_only: bool = False
 
 
 @contextmanager
@@ -153,6 +159,7 @@ class ImapSession:
     def __init__(self, client: Any, host: str, port: int = 0) -> None:
         self._c, self.host, self.port = client, host, port
         self._c.normalise_times = False
+        self._opened: object | None = None  # the view of the folder selected last
 
     @classmethod
     def open(
@@ -272,14 +279,32 @@ class ImapSession:
         with _errors(self.host, "CAPABILITY"):
             return bool(self._c.has_capability(capability))
 
-    def select(self, folder: str, *, readonly: bool = False) -> Selected:
-        """SELECT (or EXAMINE) a folder."""
-        with _errors(self.host, f"SELECT {folder}"):
+    def select(self, folder: str) -> Selected:
+        """SELECT a folder read-write (only for commands that change it: ``--in-place``)."""
+        return self._open(folder, readonly=False)
+
+    def examine(self, folder: str) -> ReadOnlyFolder:
+        """EXAMINE a folder: the read-only view every command that only reads mail uses."""
+        view = ReadOnlyFolder(self, folder, self._open(folder, readonly=True))
+        self._opened = view
+        return view
+
+    def _open(self, folder: str, *, readonly: bool) -> Selected:
+        verb = "EXAMINE" if readonly else "SELECT"
+        self._opened = None
+        with _errors(self.host, f"{verb} {folder}"):
             info = self._c.select_folder(folder, readonly=readonly)
         permanent = [bytes(f) for f in info.get(b"PERMANENTFLAGS", ())]
         return Selected(
-            int(info.get(b"UIDVALIDITY", 0)), int(info.get(b"EXISTS", 0)), b"\\*" in permanent
+            int(info.get(b"UIDVALIDITY", 0)),
+            int(info.get(b"EXISTS", 0)),
+            b"\\*" in permanent,
+            b"READ-ONLY" in info,
         )
+
+    def is_open(self, view: object) -> bool:
+        """True while ``view`` is the folder this session has selected."""
+        return self._opened is view
 
     def exists(self, folder: str) -> bool:
         """True if the folder exists."""
@@ -357,6 +382,35 @@ class ImapSession:
         except Exception:  # the work is done; the connection may already be gone
             with contextlib.suppress(Exception):
                 self._c.shutdown()
+
+
+class ReadOnlyFolder:
+    """A folder opened with EXAMINE (RFC 9051 6.3.3): SEARCH and BODY.PEEK fetches, nothing else.
+
+    It has no method that writes, so code holding only this view cannot change the folder
+    (no STORE, no EXPUNGE, no \\Seen set by a fetch, no \\Recent taken by a SELECT). Once the
+    session opens another folder, the view refuses to run (it would read the wrong folder).
+    """
+
+    def __init__(self, session: ImapSession, name: str, selected: Selected) -> None:
+        self._session, self.name, self.selected = session, name, selected
+
+    def _check(self) -> ImapSession:
+        if not self._session.is_open(self):
+            raise E2emailError(f"{self.name} is no longer the folder open on this connection")
+        return self._session
+
+    def search(self, criteria: Sequence[str]) -> list[int]:
+        """UID SEARCH; the UIDs in ascending order."""
+        return self._check().search(criteria)
+
+    def fetch(self, uids: Sequence[int]) -> list[Fetched]:
+        """Whole messages with flags and INTERNALDATE (``BODY.PEEK[]``)."""
+        return self._check().fetch(uids)
+
+    def fetch_headers(self, uids: Sequence[int], names: Sequence[str]) -> dict[int, bytes]:
+        """Some header fields of each message (``BODY.PEEK[HEADER.FIELDS (...)]``)."""
+        return self._check().fetch_headers(uids, names)
 
 
 def _append_dict(item: ToAppend) -> dict[str, Any]:
