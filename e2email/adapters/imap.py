@@ -40,6 +40,7 @@ from e2email.adapters import tls
 from e2email.adapters.dns import Resolver
 from e2email.core import sasl
 from e2email.errors import (
+    EX_NOPERM,
     AuthenticationError,
     E2emailError,
     ProtocolViolation,
@@ -51,6 +52,12 @@ logging.getLogger("imapclient").setLevel(logging.WARNING)
 
 SocketFactory = Callable[[], socket.socket]
 _APPENDUID = re.compile(rb"\[APPENDUID (\d+) ([0-9:,]+)\]", re.IGNORECASE)
+
+
+class ReadOnlyFolderError(E2emailError):
+    """SELECT (read-write) of a folder the server opens only ``[READ-ONLY]`` (e.g. ACL ``lr``)."""
+
+    exit_code = EX_NOPERM
 
 
 class PreauthRefused(ProtocolViolation):
@@ -121,13 +128,11 @@ class ToAppend:
 
 @dataclass(frozen=True)
 class Selected:
-    """What SELECT/EXAMINE said: UIDVALIDITY, size, whether keywords can be stored, and
-    whether the server opened the folder read-only (``[READ-ONLY]``)."""
+    """What SELECT/EXAMINE said: UIDVALIDITY, size, whether keywords can be stored."""
 
     uidvalidity: int
     exists: int
     keywords_allowed: bool
-    read_only: bool = False
 
 
 @contextmanager
@@ -143,6 +148,8 @@ def _errors(host: str, what: str) -> Iterator[None]:
         raise AuthenticationError(f"{host}: IMAP login refused: {_text(e)}") from None
     except ssl.SSLError as e:
         raise tls.explain(e, host) from None
+    except imaplib.IMAP4.readonly:  # a subclass of abort, but the connection is fine
+        raise ReadOnlyFolderError(f"{host}: {what}: read-only for this account") from None
     except (imaplib.IMAP4.abort, OSError) as e:
         raise TemporaryFailure(f"{host}: IMAP connection lost during {what}: {_text(e)}") from None
     except (imx.IMAPClientError, imaplib.IMAP4.error) as e:
@@ -280,7 +287,10 @@ class ImapSession:
             return bool(self._c.has_capability(capability))
 
     def select(self, folder: str) -> Selected:
-        """SELECT a folder read-write (only for commands that change it: ``--in-place``)."""
+        """SELECT a folder read-write (only for commands that change it: ``--in-place``).
+
+        A folder the server opens ``[READ-ONLY]`` raises :class:`ReadOnlyFolderError`.
+        """
         return self._open(folder, readonly=False)
 
     def examine(self, folder: str) -> ReadOnlyFolder:
@@ -299,7 +309,6 @@ class ImapSession:
             int(info.get(b"UIDVALIDITY", 0)),
             int(info.get(b"EXISTS", 0)),
             b"\\*" in permanent,
-            b"READ-ONLY" in info,
         )
 
     def is_open(self, view: object) -> bool:

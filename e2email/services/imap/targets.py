@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Protocol
 
 from e2email.adapters import maildir
-from e2email.adapters.imap import ImapSession, ReadOnlyFolder, ToAppend
+from e2email.adapters.imap import ImapSession, ReadOnlyFolder, ReadOnlyFolderError, ToAppend
 from e2email.core import reader
 from e2email.core.rawmime import split_entity
 from e2email.errors import UsageError
@@ -188,12 +188,13 @@ class InPlaceTarget:
 
     def __init__(self, session: ImapSession, folder: str) -> None:
         self.session, self.folder = session, folder
-        self.selected = session.select(folder)  # read-write: this mode changes the folder
-        if self.selected.read_only:
+        try:
+            self.selected = session.select(folder)  # read-write: this mode changes the folder
+        except ReadOnlyFolderError:
             raise UsageError(
-                f"{folder} is read-only for this account (the server opened it [READ-ONLY]): "
-                "--in-place cannot replace its messages; use --to-folder or --to-maildir"
-            )
+                f"{folder} is read-only for this account: --in-place cannot replace its "
+                "messages; use --to-folder or --to-maildir, which only read it"
+            ) from None
         self.uidplus = session.has("UIDPLUS")
 
     def store(self, copies: Sequence[Copy]) -> set[Key]:
