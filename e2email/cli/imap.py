@@ -86,9 +86,11 @@ def decrypt_command(
     and never decrypted. The run logs in over verified TLS with the account's
     password, or its OAuth token (oauth_token_command: OAUTHBEARER/XOAUTH2);
     tls_fingerprint (or imap_tls_fingerprint) pins the server's certificate.
-    Exit status: 0 when every message was handled, 65 when
-    some could not be decrypted (they are listed), 75/77/78 when the run itself
-    failed (connection, credentials, configuration). See docs/imap.md.
+    Exit status: 0 when every message was handled (decrypted, already in the
+    destination, or not encrypted), 65 when some could not be decrypted (they are
+    listed), 64 for a bad command line or --in-place on a folder you may only
+    read, 75/77/78 when the run itself failed (connection, credentials,
+    configuration). See docs/imap.md.
 
     \b
     Example:
