@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -230,3 +231,26 @@ def test_a_message_claiming_to_be_the_copy_does_not_cost_the_original(
     left = check.messages(stack, box)
     assert len(left) == 2
     assert any(original.marker.encode() in m.raw for m in left)
+
+
+def test_a_decoy_for_an_original_without_message_id_does_not_cost_it(
+    stack: Any, cli: Cli, samples: list[corpus.Sample]
+) -> None:
+    """An original without Message-ID can only be matched by its hash: in place, that is never
+    taken as proof that its copy exists (a planted message could name the hash), so the
+    original is decrypted and its copy stored, never just deleted."""
+    pgp = next(s for s in samples if s.name == "pgpmime")
+    raw = re.sub(rb"(?im)^Message-ID:[^\r\n]*\r\n", b"", pgp.raw)
+    assert b"message-id" not in raw.split(b"\r\n\r\n", 1)[0].lower()
+    sha = hashlib.sha256(raw).hexdigest()
+    planted = corpus.crlf(
+        f"From: mallory@evil.test\nSubject: decoy\n"
+        f"E2email-Decrypted: protocol=pgp-mime; original=sha256:{sha}\n\nnothing\n".encode()
+    )
+    box = "NoId-" + uuid.uuid4().hex[:8]
+    check.append(stack, box, [corpus.Sample("noid", raw, pgp.marker, True),
+                              corpus.Sample("decoy", planted, "", False)])  # fmt: skip
+    code, report, out = run(cli, "--folder", box, "--in-place")
+    assert code == 0, out
+    assert report["decrypted"] == 1 and report["removed"] == 1, report
+    assert any(pgp.marker.encode() in m.raw for m in check.messages(stack, box))

@@ -133,7 +133,7 @@ def _index(req: FolderRequest, session: ImapSession) -> targets.Index:
     folder = req.folder if req.mode is Mode.IN_PLACE else req.target or ""
     if not session.exists(folder):
         return targets.Index()
-    return targets.folder_index(session.examine(folder))
+    return targets.folder_index(session.examine(folder), with_id=req.mode is Mode.IN_PLACE)
 
 
 def _maildir(req: FolderRequest) -> Path:

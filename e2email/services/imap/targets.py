@@ -121,13 +121,18 @@ def keys_of(headers: Iterable[bytes]) -> set[Key]:
     return found
 
 
-def folder_index(box: ReadOnlyFolder) -> Index:
-    """The copies in an EXAMINEd folder: one SEARCH HEADER, then their two fields."""
+def folder_index(box: ReadOnlyFolder, *, with_id: bool = False) -> Index:
+    """The copies in an EXAMINEd folder: one SEARCH HEADER, then their two fields.
+
+    ``with_id`` (in place, where a match removes the original): copies without Message-ID are
+    left out, since their key is the hash alone, which a planted message can name too. Such
+    an original is decrypted again; a killed run may then leave a second copy, never a loss.
+    """
     uids = box.search(["HEADER", reader.DECRYPTED_HEADER, "sha256:"])
     keys: set[Key] = set()
     for start in range(0, len(uids), CHUNK):
         keys |= keys_of(box.fetch_headers(uids[start : start + CHUNK], NAMES).values())
-    return Index(keys)
+    return Index(k for k in keys if k[1] or not with_id)
 
 
 def maildir_index(path: Path) -> Index:
