@@ -218,11 +218,13 @@ class InPlaceTarget:
         return found
 
     def finish(self, uids: Sequence[int]) -> Outcome:
-        """Delete the originals by UID (UIDPLUS), or keep them labelled (no UIDPLUS)."""
+        """Delete the originals by UID (UIDPLUS), or keep them labelled (no UIDPLUS; a folder
+        that takes no keywords keeps them unlabelled: the index still finds their copies)."""
         if not uids:
             return Outcome()
         if not self.uidplus:
-            self.session.add_flags(uids, [KEYWORD])
+            if self.selected.keywords_allowed:
+                self.session.add_flags(uids, [KEYWORD])
             return Outcome(kept=len(uids))
         self.session.add_flags(uids, ["\\Deleted"])
         self.session.uid_expunge(uids)
