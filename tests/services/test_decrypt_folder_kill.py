@@ -97,7 +97,6 @@ def test_killed_runs_then_a_full_run_leave_every_message_exactly_once(
     out, err = final.communicate(timeout=120)
     assert final.returncode == 0, err.decode()
     report = json.loads(out)
-    assert report["decrypted"] > 0, "the killed runs left nothing to do"
     done = report["decrypted"] + report["skipped_existing"]
     if mode == "--in-place":  # originals already replaced are no longer candidates
         assert done == report["found"] == report["removed"], report
