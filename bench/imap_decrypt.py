@@ -9,7 +9,11 @@ message to disk and APPENDs it to a fresh folder. Then, per round, side by side:
 * reference: ``for f in *.eml; do gpg --decrypt "$f" >/dev/null; done`` (a shell loop, the
   messages already on disk, no IMAP at all);
 * e2email: the whole ``e2email imap decrypt --to-folder`` command (process start, IMAP fetch,
-  decryption, APPEND, marking the originals), on its own copy of the folder.
+  decryption, APPEND; the source is only read), on its own copy of the folder.
+
+After each round, a second run into the same destination measures a re-run: it reads the
+destination's copies (SEARCH + header FETCH), finds every original there and decrypts nothing
+(the last one is printed, no target).
 
 Both decrypt with the same GnuPG home, agent warmed up. Prints messages/second of each per
 round and their medians, and exits 1 if the median of the per-round ratios (each round's two
@@ -116,11 +120,15 @@ def main() -> int:
                 print(f"round {r + 1}: gpg loop {args.messages / ref_times[-1]:7.1f} msg/s   "
                       f"e2email {args.messages / seconds:7.1f} msg/s   "
                       f"ratio {ref_times[-1] / seconds:.2f}x", flush=True)  # fmt: skip
+            rerun, again = e2email(cfg, env, folder)
+            if again["decrypted"] != 0 or again["skipped_existing"] != args.messages:
+                raise SystemExit(f"the re-run was not a no-op: {again}")
     finally:
         alice.close()
         bob.close()
         subprocess.run(["rm", "-rf", str(work)], check=False)
     ref = args.messages / statistics.median(ref_times)
+    print(f"re-run into the same destination: {rerun:.2f} s, nothing decrypted")
     ours = args.messages / statistics.median(e2_times)
     ratio = statistics.median(r / e for r, e in zip(ref_times, e2_times, strict=True))
     print(f"gpg --decrypt loop: {ref:.1f} messages/s (median of {args.rounds})")

@@ -15,6 +15,10 @@
   ``oauth_token_command``, are only sent inside TLS. imapclient's protocol trace (which would
   include whole message literals, hence plaintext) never reaches our logs.
 * UIDPLUS (RFC 4315) and MULTIAPPEND (RFC 3502) are detected and used when offered.
+* Reading mail never writes it (security.md item 17): ``examine()`` opens a folder with EXAMINE
+  and hands back a :class:`ReadOnlyFolder`, which can only SEARCH and FETCH with BODY.PEEK.
+  EXAMINE neither clears ``\\Recent`` nor permits a STORE, BODY.PEEK does not set ``\\Seen``,
+  so a folder the user may only read (ACL ``lr``, RFC 4314) is enough.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from e2email.adapters import tls
 from e2email.adapters.dns import Resolver
 from e2email.core import sasl
 from e2email.errors import (
+    EX_NOPERM,
     AuthenticationError,
     E2emailError,
     ProtocolViolation,
@@ -47,6 +52,12 @@ logging.getLogger("imapclient").setLevel(logging.WARNING)
 
 SocketFactory = Callable[[], socket.socket]
 _APPENDUID = re.compile(rb"\[APPENDUID (\d+) ([0-9:,]+)\]", re.IGNORECASE)
+
+
+class ReadOnlyFolderError(E2emailError):
+    """SELECT (read-write) of a folder the server opens only ``[READ-ONLY]`` (e.g. ACL ``lr``)."""
+
+    exit_code = EX_NOPERM
 
 
 class PreauthRefused(ProtocolViolation):
@@ -137,6 +148,8 @@ def _errors(host: str, what: str) -> Iterator[None]:
         raise AuthenticationError(f"{host}: IMAP login refused: {_text(e)}") from None
     except ssl.SSLError as e:
         raise tls.explain(e, host) from None
+    except imaplib.IMAP4.readonly:  # a subclass of abort, but the connection is fine
+        raise ReadOnlyFolderError(f"{host}: {what}: read-only for this account") from None
     except (imaplib.IMAP4.abort, OSError) as e:
         raise TemporaryFailure(f"{host}: IMAP connection lost during {what}: {_text(e)}") from None
     except (imx.IMAPClientError, imaplib.IMAP4.error) as e:
@@ -153,6 +166,7 @@ class ImapSession:
     def __init__(self, client: Any, host: str, port: int = 0) -> None:
         self._c, self.host, self.port = client, host, port
         self._c.normalise_times = False
+        self._opened: object | None = None  # the view of the folder selected last
 
     @classmethod
     def open(
@@ -272,14 +286,34 @@ class ImapSession:
         with _errors(self.host, "CAPABILITY"):
             return bool(self._c.has_capability(capability))
 
-    def select(self, folder: str, *, readonly: bool = False) -> Selected:
-        """SELECT (or EXAMINE) a folder."""
-        with _errors(self.host, f"SELECT {folder}"):
+    def select(self, folder: str) -> Selected:
+        """SELECT a folder read-write (only for commands that change it: ``--in-place``).
+
+        A folder the server opens ``[READ-ONLY]`` raises :class:`ReadOnlyFolderError`.
+        """
+        return self._open(folder, readonly=False)
+
+    def examine(self, folder: str) -> ReadOnlyFolder:
+        """EXAMINE a folder: the read-only view every command that only reads mail uses."""
+        view = ReadOnlyFolder(self, folder, self._open(folder, readonly=True))
+        self._opened = view
+        return view
+
+    def _open(self, folder: str, *, readonly: bool) -> Selected:
+        verb = "EXAMINE" if readonly else "SELECT"
+        self._opened = None
+        with _errors(self.host, f"{verb} {folder}"):
             info = self._c.select_folder(folder, readonly=readonly)
         permanent = [bytes(f) for f in info.get(b"PERMANENTFLAGS", ())]
         return Selected(
-            int(info.get(b"UIDVALIDITY", 0)), int(info.get(b"EXISTS", 0)), b"\\*" in permanent
+            int(info.get(b"UIDVALIDITY", 0)),
+            int(info.get(b"EXISTS", 0)),
+            b"\\*" in permanent,
         )
+
+    def is_open(self, view: object) -> bool:
+        """True while ``view`` is the folder this session has selected."""
+        return self._opened is view
 
     def exists(self, folder: str) -> bool:
         """True if the folder exists."""
@@ -357,6 +391,35 @@ class ImapSession:
         except Exception:  # the work is done; the connection may already be gone
             with contextlib.suppress(Exception):
                 self._c.shutdown()
+
+
+class ReadOnlyFolder:
+    """A folder opened with EXAMINE (RFC 9051 6.3.3): SEARCH and BODY.PEEK fetches, nothing else.
+
+    It has no method that writes, so code holding only this view cannot change the folder
+    (no STORE, no EXPUNGE, no \\Seen set by a fetch, no \\Recent taken by a SELECT). Once the
+    session opens another folder, the view refuses to run (it would read the wrong folder).
+    """
+
+    def __init__(self, session: ImapSession, name: str, selected: Selected) -> None:
+        self._session, self.name, self.selected = session, name, selected
+
+    def _check(self) -> ImapSession:
+        if not self._session.is_open(self):
+            raise E2emailError(f"{self.name} is no longer the folder open on this connection")
+        return self._session
+
+    def search(self, criteria: Sequence[str]) -> list[int]:
+        """UID SEARCH; the UIDs in ascending order."""
+        return self._check().search(criteria)
+
+    def fetch(self, uids: Sequence[int]) -> list[Fetched]:
+        """Whole messages with flags and INTERNALDATE (``BODY.PEEK[]``)."""
+        return self._check().fetch(uids)
+
+    def fetch_headers(self, uids: Sequence[int], names: Sequence[str]) -> dict[int, bytes]:
+        """Some header fields of each message (``BODY.PEEK[HEADER.FIELDS (...)]``)."""
+        return self._check().fetch_headers(uids, names)
 
 
 def _append_dict(item: ToAppend) -> dict[str, Any]:

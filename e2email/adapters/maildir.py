@@ -10,6 +10,7 @@ INTERNALDATE (Dovecot reads it as the received date). Files and directories are 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
@@ -42,15 +43,6 @@ class Maildir:
             raise ConfigError(f"--to-maildir: cannot create {path}: {e.strerror}") from None
         self._host = re.sub(r"[^A-Za-z0-9.-]", "_", socket.gethostname()) or "localhost"
 
-    def originals(self) -> list[bytes]:
-        """The header sections of the copies e2email delivered here (found by file name)."""
-        found: list[bytes] = []
-        for sub in ("new", "cur"):
-            for name in os.listdir(self.path / sub):
-                if _NAME.search(name):
-                    found.append(_head(self.path / sub / name))
-        return found
-
     def deliver(self, raw: bytes, sha256: str, flags: Sequence[str], date: datetime | None) -> Path:
         """Write one message durably; return its path in ``cur/``."""
         stamp = int(date.timestamp()) if date else 0
@@ -74,6 +66,24 @@ class Maildir:
                 f"cannot write to the Maildir {self.path}: {e.strerror}"
             ) from None
         return final
+
+
+def delivered_headers(path: Path) -> list[bytes]:
+    """The header sections of the copies e2email delivered to the Maildir at ``path`` (found
+    by file name); none when it does not exist yet. Creates nothing."""
+    found: list[bytes] = []
+    for sub in ("new", "cur"):
+        try:
+            names = os.listdir(path / sub)
+        except FileNotFoundError:
+            continue
+        except OSError as e:
+            raise ConfigError(f"--to-maildir: cannot read {path / sub}: {e.strerror}") from None
+        for name in names:
+            if _NAME.search(name):
+                with contextlib.suppress(FileNotFoundError):  # removed since the listing
+                    found.append(_head(path / sub / name))
+    return found
 
 
 def _head(path: Path) -> bytes:

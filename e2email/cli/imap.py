@@ -26,12 +26,12 @@ def imap_group() -> None:
 @click.option(
     "--to-folder",
     metavar="NAME",
-    help="Put decrypted copies in this IMAP folder (created if missing); originals stay.",
+    help="Put decrypted copies in this IMAP folder (created if missing); the source is only read.",
 )
 @click.option(
     "--to-maildir",
     metavar="PATH",
-    help="Put decrypted copies in a local Maildir; plaintext never goes back to the server.",
+    help="Put decrypted copies in a local Maildir; the source is only read, plaintext stays here.",
 )
 @click.option(
     "--in-place",
@@ -78,15 +78,19 @@ def decrypt_command(
 
     Copies keep the original's flags, date and Message-ID, show the headers the
     sender protected (RFC 9788), and say in E2email-Signature whether the
-    signature was good. Originals are marked $E2emailDecrypted, so running the
-    command again only picks up new mail. A message that fails its integrity
+    signature was good. The copy modes open FOLDER read-only and never change it
+    (a folder you may only read is enough). What a destination already holds is
+    read from the destination itself, so running the command again into it only
+    adds new mail, while a new or emptied destination gets every message. A message that fails its integrity
     check, or whose encrypted part is not the whole message (EFAIL), is reported
     and never decrypted. The run logs in over verified TLS with the account's
     password, or its OAuth token (oauth_token_command: OAUTHBEARER/XOAUTH2);
     tls_fingerprint (or imap_tls_fingerprint) pins the server's certificate.
-    Exit status: 0 when every message was handled, 65 when
-    some could not be decrypted (they are listed), 75/77/78 when the run itself
-    failed (connection, credentials, configuration). See docs/imap.md.
+    Exit status: 0 when every message was handled (decrypted, already in the
+    destination, or not encrypted), 65 when some could not be decrypted (they are
+    listed), 64 for a bad command line or --in-place on a folder you may only
+    read, 75/77/78 when the run itself failed (connection, credentials,
+    configuration). See docs/imap.md.
 
     \b
     Example:
@@ -158,7 +162,8 @@ def report_json(r: FolderReport) -> dict[str, Any]:
         "dry_run": r.dry_run,
         "found": r.found,
         "decrypted": r.decrypted,
-        "already_decrypted": r.already,
+        "skipped_existing": r.existing,
+        "already_decrypted": r.existing,  # the older name of skipped_existing
         "removed": r.removed,
         "kept": r.kept,
         "skipped": [
@@ -178,12 +183,13 @@ def _print_human(r: FolderReport) -> None:
     where = f"{r.mode} {r.target}" if r.target else r.mode
     verb = "would decrypt" if r.dry_run else "decrypted"
     lines = [f"{r.folder} -> {where}: {r.found} candidate(s)", f"  {verb:<14}{r.decrypted}"]
-    if r.already:
-        lines.append(f"  {'already done':<14}{r.already} (copy found from an earlier run)")
+    if r.existing or not r.decrypted:
+        there = "would be skipped" if r.dry_run else "not decrypted again"
+        lines.append(f"  {'already there':<14}{r.existing} (a copy is in the destination: {there})")
     if r.mode == "in-place" and not r.dry_run:
         lines.append(f"  {'removed':<14}{r.removed} original(s) replaced by their copy")
         if r.kept:
-            lines.append(f"  {'kept':<14}{r.kept} original(s), marked (no UIDPLUS)")
+            lines.append(f"  {'kept':<14}{r.kept} original(s), labelled (no UIDPLUS)")
     lines.append(f"  {'skipped':<14}{len(r.skipped)}")
     lines += [f"    uid {i.uid} {i.message_id or ''}: {i.reason}" for i in r.skipped]
     lines.append(f"  {'failed':<14}{len(r.failed)}")

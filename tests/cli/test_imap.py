@@ -234,7 +234,7 @@ def test_json_summary_shape(
                                     "--to-maildir", str(maildir), "--json")  # fmt: skip
     report = json.loads(p.stdout)
     assert report["mode"] == "to-maildir" and report["target"] == str(maildir)
-    assert {"found", "decrypted", "already_decrypted", "skipped", "failed", "kinds"} <= set(report)
+    assert {"found", "decrypted", "skipped_existing", "skipped", "failed", "kinds"} <= set(report)
     assert report["kinds"] == {"pgp-mime": 2}
     [failed] = report["failed"]
     assert "integrity" in failed["reason"]

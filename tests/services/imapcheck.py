@@ -86,6 +86,36 @@ def messages(stack: Any, folder: str) -> list[Msg]:
     return out
 
 
+@dataclass(frozen=True)
+class State:
+    """What a reader must leave as it was: STATUS counters (UNSEEN, RECENT, HIGHESTMODSEQ...)
+    and each message's flags and MODSEQ (RFC 7162)."""
+
+    status: dict[str, int]
+    messages: dict[int, tuple[frozenset[str], int]]
+
+
+_ITEMS = (rb"UID (\d+)", rb"FLAGS \(([^)]*)\)", rb"MODSEQ \((\d+)\)")
+
+
+def state(stack: Any, folder: str) -> State:
+    """``folder``'s state, read without changing it (STATUS, then EXAMINE and FETCH)."""
+    with imap(stack) as c:
+        typ, data = c.status(folder, "(MESSAGES UNSEEN RECENT UIDNEXT UIDVALIDITY HIGHESTMODSEQ)")
+        assert typ == "OK", data
+        pairs = re.findall(rb"([A-Z]+) (\d+)", data[0])  # type: ignore[arg-type]
+        typ, _ = c.select(folder, readonly=True)
+        assert typ == "OK", folder
+        typ, rows = c.uid("FETCH", "1:*", "(UID FLAGS MODSEQ)")
+    messages = {}
+    for row in rows:
+        meta = (row[0] if isinstance(row, tuple) else row) or b""
+        uid, flags, modseq = (re.search(p, meta) for p in _ITEMS)
+        assert uid and flags and modseq, meta
+        messages[int(uid[1])] = (frozenset(flags[1].decode().split()), int(modseq[1]))
+    return State({k.decode(): int(v) for k, v in pairs}, messages)
+
+
 def count(stack: Any, folder: str) -> int:
     """How many messages ``folder`` holds (STATUS, no SELECT)."""
     with imap(stack) as c:

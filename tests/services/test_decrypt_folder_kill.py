@@ -1,12 +1,15 @@
 """kill -9 in the middle of ``imap decrypt``, several times, then a run to the end.
 
 The process group (e2email and its gpg workers) is killed with SIGKILL as soon as a few more
-copies have appeared on the server, so the kills land between APPEND, STORE and EXPUNGE at
-varying points. Whatever the point, the final state must hold every message exactly once.
+copies have appeared (on the server, or in the Maildir), so the kills land between APPEND,
+read-back, STORE and EXPUNGE, or between Maildir deliveries, at varying points. Whatever the
+point, the final state must hold every message exactly once, and the copy modes must have left
+the source exactly as it was.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -37,6 +40,8 @@ def homes() -> Iterator[dict[str, GpgHome]]:
 
 
 def copies_in(conn: Any, box: str) -> int:
+    if box.startswith("/"):  # --to-maildir
+        return len(os.listdir(Path(box) / "cur")) if (Path(box) / "cur").is_dir() else 0
     if conn.select(box, readonly=True)[0] != "OK":
         return 0  # --to-folder: the run has not created the target yet
     typ, data = conn.uid("SEARCH", None, "HEADER", "E2email-Decrypted", "sha256:")
@@ -69,7 +74,7 @@ def kill_after_progress(proc: subprocess.Popen[bytes], stack: Any, box: str, mor
     return False
 
 
-@pytest.mark.parametrize("mode", ["--in-place", "--to-folder"])
+@pytest.mark.parametrize("mode", ["--in-place", "--to-folder", "--to-maildir"])
 def test_killed_runs_then_a_full_run_leave_every_message_exactly_once(
     stack: Any, homes: dict[str, GpgHome], tmp_path: Path, mode: str
 ) -> None:
@@ -77,9 +82,10 @@ def test_killed_runs_then_a_full_run_leave_every_message_exactly_once(
     bulk = corpus.pgp_bulk(corpus.Producer(homes["alice"]), tag, COUNT, size=1024)
     box = f"Kill-{tag}"
     check.append(stack, box, bulk)
+    before = check.state(stack, box)
     cfg = check.config(tmp_path, stack, homes["bob"].path)
     env = cli_env(tmp_path)
-    target = box if mode == "--in-place" else f"{box}.Decrypted"
+    target = {"--in-place": box, "--to-folder": f"{box}.Decrypted"}.get(mode, str(tmp_path / "M"))
     args = ["--folder", box, *([mode] if mode == "--in-place" else [mode, target])]
     kills = 0
     for more in (3, 5, 7):
@@ -87,21 +93,36 @@ def test_killed_runs_then_a_full_run_leave_every_message_exactly_once(
         kills += kill_after_progress(proc, stack, target, more)
     assert kills >= 2, "the runs finished before they could be killed: nothing was tested"
 
-    final = start(cfg, env, *args)
-    _, err = final.communicate(timeout=120)
+    final = start(cfg, env, *args, "--json")
+    out, err = final.communicate(timeout=120)
     assert final.returncode == 0, err.decode()
+    report = json.loads(out)
+    done = report["decrypted"] + report["skipped_existing"]
+    if mode == "--in-place":  # originals already replaced are no longer candidates
+        assert done == report["found"] == report["removed"], report
+    else:  # the source still holds every original: each copy is found or made
+        assert done == report["found"] == COUNT and report["skipped_existing"] > 0, report
 
-    copies = [m for m in check.messages(stack, target) if m.header("E2email-Decrypted")]
+    copies = maildir_copies(Path(target)) if mode == "--to-maildir" else copies_on(stack, target)
     for s in bulk:
         holders = [m for m in copies if s.marker.encode() + b". " in m.raw]
         assert len(holders) == 1, f"{s.name}: {len(holders)} copies"
-        assert holders[0].user_flags == frozenset(s.flags)
         assert holders[0].internaldate == s.date.timestamp()
-    originals = check.messages(stack, box)
+        if mode != "--to-maildir":  # a Maildir keeps system flags only (checked elsewhere)
+            assert holders[0].user_flags == frozenset(s.flags)
+    assert len(copies) == COUNT
     if mode == "--in-place":
+        originals = check.messages(stack, box)
         assert len(originals) == COUNT, "in place must neither lose nor duplicate a message"
         assert not any(m.raw == s.raw for m in originals for s in bulk)
     else:
-        assert len(originals) == COUNT
-        assert all("$E2emailDecrypted" in m.flags for m in originals)
-    assert len(copies) == COUNT
+        assert check.state(stack, box) == before, "a copy mode changed the source"
+
+
+def copies_on(stack: Any, folder: str) -> list[check.Msg]:
+    return [m for m in check.messages(stack, folder) if m.header("E2email-Decrypted")]
+
+
+def maildir_copies(path: Path) -> list[check.Msg]:
+    files = sorted((path / "cur").iterdir())
+    return [check.Msg(0, frozenset(), f.stat().st_mtime, f.read_bytes()) for f in files]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -106,11 +107,11 @@ def test_to_folder_decrypts_good_mail_and_releases_nothing_hostile(
     assert_hostile_nowhere(stack, samples, out, b"".join(m.raw for m in copies))
     originals = {m.raw: m for m in check.messages(stack, folder)}
     for s in samples:
-        marked = "$E2emailDecrypted" in originals[s.raw].flags
-        assert marked == (s.name in GOOD), s.name
+        assert originals[s.raw].user_flags == frozenset(s.flags), f"{s.name}: source changed"
 
     code, again, out = run(cli, "--folder", folder, "--to-folder", target)
-    assert again["decrypted"] == 0 and again["already_decrypted"] == 0
+    assert again["decrypted"] == 0 and again["skipped_existing"] == len(GOOD)
+    assert again["already_decrypted"] == again["skipped_existing"], "the older name stays"
     assert check.count(stack, target) == len(GOOD), "a second run added copies"
     assert_hostile_nowhere(stack, samples, out)
 
@@ -135,7 +136,8 @@ def test_to_maildir_keeps_plaintext_off_the_server(
     assert f.name.endswith(":2,F") and f.stat().st_mtime == signed.date.timestamp()
     assert_hostile_nowhere(stack, samples, out, texts)
     code, again, _ = run(cli, "--folder", folder, "--to-maildir", str(maildir))
-    assert again["decrypted"] == 0 and len(list((maildir / "cur").iterdir())) == len(GOOD)
+    assert again["decrypted"] == 0 and again["skipped_existing"] == len(GOOD)
+    assert len(list((maildir / "cur").iterdir())) == len(GOOD)
 
 
 def test_in_place_replaces_each_original_and_loses_nothing(
@@ -171,7 +173,8 @@ def test_dry_run_counts_and_changes_nothing(
 def test_a_copy_left_by_a_crash_is_not_duplicated(
     stack: Any, cli: Cli, samples: list[corpus.Sample]
 ) -> None:
-    """Killed between APPEND and STORE: the copy exists, the original is not marked yet."""
+    """Killed right after an APPEND: the copy is in the destination, found there by the next
+    run (the original's hash and Message-ID), and not written twice."""
     good = [s for s in samples if s.name in ("pgpmime", "smime")]
     first, second = "Crash-" + uuid.uuid4().hex[:8], "Crash-" + uuid.uuid4().hex[:8]
     check.append(stack, first, good)
@@ -181,9 +184,10 @@ def test_a_copy_left_by_a_crash_is_not_duplicated(
     check.append(stack, second + ".D", [corpus.Sample("c", m.raw, "", True) for m in copies])
     code, report, out = run(cli, "--folder", second, "--to-folder", second + ".D")
     assert code == 0, out
-    assert report["decrypted"] == 0 and report["already_decrypted"] == 2
+    assert report["decrypted"] == 0 and report["skipped_existing"] == 2
     assert check.count(stack, second + ".D") == 2
-    assert all("$E2emailDecrypted" in m.flags for m in check.messages(stack, second))
+    assert all(m.user_flags == frozenset(s.flags) for m, s in
+               zip(check.messages(stack, second), good, strict=True))  # fmt: skip
 
 
 def test_in_place_finishes_what_a_killed_run_confirmed(
@@ -223,7 +227,30 @@ def test_a_message_claiming_to_be_the_copy_does_not_cost_the_original(
     check.append(stack, box, [original, corpus.Sample("decoy", planted, "", False)])
     code, report, out = run(cli, "--folder", box, "--in-place")
     assert code == 0, out
-    assert report["decrypted"] == 1 and report["already_decrypted"] == 0
+    assert report["decrypted"] == 1 and report["skipped_existing"] == 0
     left = check.messages(stack, box)
     assert len(left) == 2
     assert any(original.marker.encode() in m.raw for m in left)
+
+
+def test_a_decoy_for_an_original_without_message_id_does_not_cost_it(
+    stack: Any, cli: Cli, samples: list[corpus.Sample]
+) -> None:
+    """An original without Message-ID can only be matched by its hash: in place, that is never
+    taken as proof that its copy exists (a planted message could name the hash), so the
+    original is decrypted and its copy stored, never just deleted."""
+    pgp = next(s for s in samples if s.name == "pgpmime")
+    raw = re.sub(rb"(?im)^Message-ID:[^\r\n]*\r\n", b"", pgp.raw)
+    assert b"message-id" not in raw.split(b"\r\n\r\n", 1)[0].lower()
+    sha = hashlib.sha256(raw).hexdigest()
+    planted = corpus.crlf(
+        f"From: mallory@evil.test\nSubject: decoy\n"
+        f"E2email-Decrypted: protocol=pgp-mime; original=sha256:{sha}\n\nnothing\n".encode()
+    )
+    box = "NoId-" + uuid.uuid4().hex[:8]
+    check.append(stack, box, [corpus.Sample("noid", raw, pgp.marker, True),
+                              corpus.Sample("decoy", planted, "", False)])  # fmt: skip
+    code, report, out = run(cli, "--folder", box, "--in-place")
+    assert code == 0, out
+    assert report["decrypted"] == 1 and report["removed"] == 1, report
+    assert any(pgp.marker.encode() in m.raw for m in check.messages(stack, box))

@@ -1,10 +1,12 @@
 """``e2email imap decrypt``: turn a folder of encrypted mail into readable mail.
 
-The run: find candidates by server-side SEARCH (encrypted Content-Type, or an inline PGP block
-in the body; originals already marked ``$E2emailDecrypted`` and our own copies excluded),
-confirm each one locally (``core.reader.classify``), decrypt (``pipeline``: batches
-fetched while worker threads decrypt), and store copies through a ``targets`` target
-that writes first and marks after. Failures are per message: the run reports them and goes on.
+The run: open the source folder read-only (EXAMINE; security.md item 17), find candidates by
+server-side SEARCH (encrypted Content-Type, or an inline PGP block in the body; our own copies
+excluded), read the destination's index (``targets``: which originals it already holds a copy
+of), confirm each candidate locally (``core.reader.classify``), decrypt those not in the index
+(``pipeline``: batches fetched while worker threads decrypt), and store the copies. The copy
+modes never write to the source; ``--in-place`` removes an original only once its copy is
+confirmed. Failures are per message: the run reports them and goes on.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from e2email.adapters import secrets
-from e2email.adapters.imap import Fetched, ImapSession
+from e2email.adapters.imap import Fetched, ImapSession, ReadOnlyFolder
 from e2email.config import Account
 from e2email.core import reader
 from e2email.errors import ConfigError, UsageError
@@ -25,7 +27,6 @@ from e2email.services.imap import pipeline, targets
 from e2email.services.runtime import Runtime
 
 SEARCH = [
-    "NOT", "KEYWORD", targets.KEYWORD,
     "NOT", "HEADER", reader.DECRYPTED_HEADER, "",
     "OR", "OR", "OR",
     "HEADER", "Content-Type", "multipart/encrypted",
@@ -33,6 +34,7 @@ SEARCH = [
     "HEADER", "Content-Type", "smime.p7m",
     "BODY", reader.BEGIN.decode(),
 ]  # fmt: skip
+KEPT = ["NOT", "KEYWORD", targets.KEYWORD]  # in place without UIDPLUS: originals left on purpose
 
 
 class Mode(enum.StrEnum):
@@ -67,7 +69,8 @@ class Item:
 
 @dataclass
 class FolderReport:
-    """The summary of a run."""
+    """The summary of a run. ``existing``: originals whose copy the destination already
+    holds, so they were not decrypted again (JSON ``skipped_existing``)."""
 
     account: str
     folder: str
@@ -76,7 +79,7 @@ class FolderReport:
     dry_run: bool
     found: int = 0
     decrypted: int = 0
-    already: int = 0
+    existing: int = 0
     removed: int = 0
     kept: int = 0
     skipped: list[Item] = field(default_factory=list)
@@ -88,7 +91,7 @@ class FolderReport:
     @property
     def done(self) -> int:
         """Messages handled so far (for progress)."""
-        return self.decrypted + self.already + len(self.skipped) + len(self.failed)
+        return self.decrypted + self.existing + len(self.skipped) + len(self.failed)
 
 
 Progress = Callable[[FolderReport], None]
@@ -106,20 +109,35 @@ def decrypt_folder(
     try:
         if not source.exists(req.folder):
             raise UsageError(f"there is no folder {req.folder!r} on {account.imap_host}")
-        source.select(req.folder, readonly=True)
-        uids = source.search(SEARCH)
+        index = _index(req, source)
+        box = source.examine(req.folder)
+        criteria = SEARCH
+        if req.mode is Mode.IN_PLACE and not source.has("UIDPLUS"):
+            criteria = SEARCH + KEPT
+        uids = box.search(criteria)
         report.found = len(uids)
         ctx = _Context(rt, req, account, secret, report, progress)
-        if req.dry_run:
-            _dry_run(ctx, source, uids)
-        else:
-            _run(ctx, source, uids)
+        (_dry_run if req.dry_run else _run)(ctx, box, uids, index)
     finally:
         source.logout()
     report.failed.sort(key=lambda i: i.uid)
     report.skipped.sort(key=lambda i: i.uid)
     report.seconds = time.monotonic() - start
     return report
+
+
+def _index(req: FolderRequest, session: ImapSession) -> targets.Index:
+    """What the destination already holds, read from the destination (creating nothing)."""
+    if req.mode is Mode.TO_MAILDIR:
+        return targets.maildir_index(_maildir(req))
+    folder = req.folder if req.mode is Mode.IN_PLACE else req.target or ""
+    if not session.exists(folder):
+        return targets.Index()
+    return targets.folder_index(session.examine(folder), with_id=req.mode is Mode.IN_PLACE)
+
+
+def _maildir(req: FolderRequest) -> Path:
+    return Path(req.target or "").expanduser()
 
 
 def _imap_account(rt: Runtime, req: FolderRequest) -> Account:
@@ -172,15 +190,17 @@ class _Context:
     progress: Progress | None
 
 
-def _dry_run(ctx: _Context, source: ImapSession, uids: list[int]) -> None:
+def _dry_run(ctx: _Context, box: ReadOnlyFolder, uids: list[int], index: targets.Index) -> None:
     """Fetch and classify only: what a real run would find, without decrypting."""
     report = ctx.report
     for chunk in pipeline.chunks(uids, ctx.req.batch_size):
-        for m in source.fetch(chunk):
+        for m in box.fetch(chunk):
             env = pipeline.classify(m)
             report.kinds[env.kind.value] += 1
             if not env.encrypted:
                 _refused(report, m, env)
+            elif pipeline.present(m, env, index):
+                report.existing += 1
             else:
                 report.decrypted += 1
         if ctx.progress:
@@ -192,116 +212,88 @@ def _refused(report: FolderReport, m: Fetched, env: reader.Envelope) -> None:
     (report.failed if env.kind is reader.Kind.NESTED else report.skipped).append(item)
 
 
-def _make_target(req: FolderRequest, writer: ImapSession) -> targets.Target:
-    if req.mode is Mode.TO_FOLDER:
-        return targets.FolderTarget(writer, req.target or "", req.folder)
-    if req.mode is Mode.TO_MAILDIR:
-        return targets.MaildirTarget(Path(req.target or "").expanduser())
-    return targets.InPlaceTarget(writer, req.folder)
-
-
-def _run(ctx: _Context, source: ImapSession, uids: list[int]) -> None:
-    req, report = ctx.req, ctx.report
+def _run(ctx: _Context, box: ReadOnlyFolder, uids: list[int], index: targets.Index) -> None:
+    req = ctx.req
+    if req.mode is Mode.TO_MAILDIR:  # no connection but the read-only one to the source
+        _write(ctx, box, uids, targets.MaildirTarget(_maildir(req)), index)
+        return
     writer = _session(ctx.rt, ctx.account, ctx.secret)
     try:
-        target = _make_target(req, writer)
-        index = target.index()
-        if not writer.select(req.folder).keywords_allowed:
-            report.notes.append(
-                f"{req.folder} does not accept keywords: originals cannot be marked; "
-                "re-runs rely on the copies' E2email-Decrypted field"
+        if req.mode is Mode.TO_FOLDER:
+            _write(ctx, box, uids, targets.FolderTarget(writer, req.target or ""), index)
+            return
+        target = targets.InPlaceTarget(writer, req.folder)
+        if not target.uidplus:
+            ctx.report.notes.append(
+                "the server lacks UIDPLUS: originals were kept, labelled $E2emailDecrypted"
             )
-        uidplus = writer.has("UIDPLUS")
-        if req.mode is Mode.IN_PLACE:
-            if not uidplus:
-                report.notes.append(
-                    "the server lacks UIDPLUS: originals were kept, marked $E2emailDecrypted"
-                )
-            _recover(writer, index, uidplus, report)
-        flush = _Flusher(req.mode, writer, target, index, uidplus, report, ctx.progress)
-        for results in pipeline.run(ctx.rt, source, uids, req.batch_size, req.workers):
-            flush(results)
+        _write(ctx, box, uids, target, index)
     finally:
         writer.logout()
 
 
-def _recover(
-    writer: ImapSession, index: set[targets.Key], uidplus: bool, report: FolderReport
+def _write(
+    ctx: _Context,
+    box: ReadOnlyFolder,
+    uids: list[int],
+    target: targets.Target,
+    index: targets.Index,
 ) -> None:
-    """In place: finish removing originals a killed run had confirmed and marked."""
-    if not uidplus:
-        return
-    marked = writer.search(["KEYWORD", targets.KEYWORD, "DELETED"])
-    done = [m.uid for m in writer.fetch(marked) if _copied(m, index)]
-    report.removed += targets.remove(writer, done, uidplus).removed
-
-
-def _copied(m: Fetched, index: set[targets.Key]) -> bool:
-    """An original's copy is indexed (by hash alone only if the original has no Message-ID,
-    as then the copy's comes from its protected headers)."""
-    sha, mid = reader.original_sha256(m.raw), pipeline.classify(m).message_id
-    if mid:
-        return (sha, mid) in index
-    return any(k[0] == sha for k in index)
+    req = ctx.req
+    flush = _Flusher(target, index, ctx.report, ctx.progress)
+    for results in pipeline.run(ctx.rt, box, uids, req.batch_size, index, req.workers):
+        flush(results)
 
 
 class _Flusher:
-    """Writes a batch of results: copies first, then the originals' marks."""
+    """Writes a batch of results: copies first, then (in place) what happens to originals."""
 
     def __init__(
         self,
-        mode: Mode,
-        writer: ImapSession,
         target: targets.Target,
-        index: set[targets.Key],
-        uidplus: bool,
+        index: targets.Index,
         report: FolderReport,
         progress: Progress | None,
     ) -> None:
-        self.mode, self.writer, self.target, self.index = mode, writer, target, index
-        self.uidplus, self.report, self.progress = uidplus, report, progress
+        self.target, self.index, self.report, self.progress = target, index, report, progress
 
     def __call__(self, results: Sequence[pipeline.Result]) -> None:
-        before = set(self.index)
         fresh: dict[targets.Key, targets.Copy] = {}
         for r in results:
-            if r.copy is not None and r.copy.key not in before:
+            if r.copy is not None and not self.index.holds(r.copy.key):
                 fresh.setdefault(r.copy.key, r.copy)
         stored = self.target.store(list(fresh.values())) if fresh else set()
-        self.index |= stored
-        marked = [uid for r in results if (uid := self._count(r, before, stored, fresh))]
-        self._finish(marked)
+        for key in stored:
+            self.index.add(key)
+        done = [uid for r in results if (uid := self._count(r, fresh, stored))]
+        out = self.target.finish(done)
+        self.report.removed += out.removed
+        self.report.kept += out.kept
         if self.progress:
             self.progress(self.report)
 
     def _count(
         self,
         r: pipeline.Result,
-        before: set[targets.Key],
-        stored: set[targets.Key],
         fresh: dict[targets.Key, targets.Copy],
+        stored: set[targets.Key],
     ) -> int | None:
-        """Book one result; the original's UID when it is to be marked (or removed)."""
+        """Book one result; the original's UID when its copy is in the destination."""
         self.report.kinds[r.kind] += 1
+        if r.existing:
+            self.report.existing += 1
+            return r.message.uid
         if r.copy is None:
             item = Item(r.message.uid, r.message_id, r.failed or r.skipped or "")
             (self.report.failed if r.failed else self.report.skipped).append(item)
             return None
         key = r.copy.key
-        if key in stored and fresh.get(key) is r.copy:
-            self.report.decrypted += 1
-        elif key in before or key in stored:
-            self.report.already += 1
-        else:
+        if key in fresh and key not in stored:
             reason = "the decrypted copy could not be confirmed; original left as it was"
             self.report.failed.append(Item(r.message.uid, r.message_id, reason))
             return None
+        if fresh.get(key) is r.copy:
+            self.report.decrypted += 1
+        else:  # held before this batch (an original without Message-ID), or a duplicate
+            self.report.existing += 1
         return r.message.uid
-
-    def _finish(self, uids: list[int]) -> None:
-        if self.mode is Mode.IN_PLACE:
-            out = targets.remove(self.writer, uids, self.uidplus)
-            self.report.removed += out.removed
-            self.report.kept += out.kept
-        else:
-            targets.mark(self.writer, uids)

@@ -1,9 +1,12 @@
 """The fast half of folder decryption: fetch, decrypt on every core, hand back batches.
 
-One thread FETCHes batches over the source connection while worker threads decrypt, each
+One thread FETCHes batches from the source folder (opened read-only: EXAMINE, BODY.PEEK) while
+worker threads decrypt, each
 owning one long-lived gpg (``adapters.openpgp.stream``; performance.md: starting gpg costs more than
-decrypting a 4 KB message), so fetching, decrypting and the caller's writing overlap. Every
-per-message problem becomes a ``Result`` value; only connection faults stop the run.
+decrypting a 4 KB message), so fetching, decrypting and the caller's writing overlap. A worker first
+looks the original up in the destination's index: one whose copy is already there (same
+SHA-256, same Message-ID) is not decrypted again. Every per-message problem becomes a
+``Result`` value; only connection faults stop the run.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from dataclasses import dataclass
 from typing import cast
 
 from e2email.adapters.cms.reader import SmimeReader
-from e2email.adapters.imap import Fetched, ImapSession
+from e2email.adapters.imap import Fetched, ReadOnlyFolder
 from e2email.adapters.openpgp.stream import GpgStream
 from e2email.core import reader
 from e2email.core.rawmime import split_entity
@@ -28,7 +31,8 @@ from e2email.services.runtime import Runtime
 
 @dataclass(frozen=True)
 class Result:
-    """One message after decryption: a copy to store, or why there is none."""
+    """One message after decryption: a copy to store, or why there is none (``existing``:
+    the destination already holds its copy, so it was not decrypted again)."""
 
     message: Fetched
     kind: str
@@ -36,6 +40,7 @@ class Result:
     skipped: str | None = None
     failed: str | None = None
     message_id: str | None = None
+    existing: bool = False
 
 
 def classify(m: Fetched) -> reader.Envelope:
@@ -50,7 +55,12 @@ _DONE = object()
 
 
 def run(
-    rt: Runtime, source: ImapSession, uids: list[int], batch_size: int, workers: int = 0
+    rt: Runtime,
+    source: ReadOnlyFolder,
+    uids: list[int],
+    batch_size: int,
+    index: targets.Index,
+    workers: int = 0,
 ) -> Iterator[list[Result]]:
     """Fetch on one thread, decrypt on ``workers`` threads, yield batches of results."""
     workers = workers or max(2, os.cpu_count() or 2)
@@ -66,7 +76,9 @@ def run(
     smime = _SmimeOnce(rt)
     for _ in range(workers):
         gpg = GpgStream(o.gnupghome, o.gpg_binary)
-        threads.append(threading.Thread(target=_worker, args=(gpg, smime, jobs, results, stop)))
+        threads.append(
+            threading.Thread(target=_worker, args=(gpg, smime, index, jobs, results, stop))
+        )
     for t in threads:
         t.start()
     try:
@@ -115,7 +127,7 @@ def _drain(q: queue.Queue[object]) -> None:
 
 
 def _fetcher(
-    source: ImapSession,
+    source: ReadOnlyFolder,
     uids: list[int],
     batch_size: int,
     jobs: queue.Queue[object],
@@ -169,6 +181,7 @@ class _SmimeOnce:
 def _worker(
     gpg: GpgStream,
     smime: _SmimeOnce,
+    index: targets.Index,
     jobs: queue.Queue[object],
     results: queue.Queue[object],
     stop: threading.Event,
@@ -184,7 +197,7 @@ def _worker(
             if job is _DONE or stop.is_set():
                 break
             try:
-                results.put(_process(cast(Fetched, job), gpg, smime))
+                results.put(_process(cast(Fetched, job), gpg, smime, index))
             except ConfigError as e:
                 results.put(e)
                 break
@@ -193,13 +206,15 @@ def _worker(
         results.put(_DONE)
 
 
-def _process(m: Fetched, gpg: GpgStream, smime: _SmimeOnce) -> Result:
+def _process(m: Fetched, gpg: GpgStream, smime: _SmimeOnce, index: targets.Index) -> Result:
     """Classify, decrypt and rebuild one message; every failure becomes a value."""
     env = classify(m)
     if not env.encrypted:
         if env.kind is reader.Kind.NESTED:
             return Result(m, env.kind.value, failed=env.note, message_id=env.message_id)
         return Result(m, env.kind.value, skipped=env.note, message_id=env.message_id)
+    if present(m, env, index):
+        return Result(m, env.kind.value, message_id=env.message_id, existing=True)
     try:
         engine = smime() if env.kind is reader.Kind.SMIME else SmimeReader(None, [])
         opened = open_envelope(env, m.raw, gpg, engine)
@@ -220,6 +235,13 @@ def _process(m: Fetched, gpg: GpgStream, smime: _SmimeOnce) -> Result:
         m.internaldate,
     )
     return Result(m, env.kind.value, copy=copy, message_id=env.message_id)
+
+
+def present(m: Fetched, env: reader.Envelope, index: targets.Index) -> bool:
+    """True if the destination holds this original's copy (known before decrypting only for
+    an original with a Message-ID: the copy keeps it)."""
+    mid = env.message_id
+    return mid is not None and index.holds((reader.original_sha256(m.raw), mid))
 
 
 def chunks(items: list[int], size: int) -> Iterator[list[int]]:
