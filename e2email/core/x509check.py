@@ -20,6 +20,8 @@ Problem codes, in the order they are checked:
 ``untrusted: ...``   no valid path to a trust anchor (RFC 5280 6.1, ``x509path``), intermediates
                      allowed; after the colon, the check that failed, e.g.
                      ``untrusted: issuer "Example CA" has no keyCertSign``
+``malformed``        instead of all the above: an extension cryptography refuses when it is
+                     read (a duplicated extension, an unknown general name type)
 """
 
 from __future__ import annotations
@@ -64,6 +66,25 @@ def check_recipient(
     purpose: Purpose = "encrypt",
 ) -> list[str]:
     """Every reason ``cert`` may not be used for ``address`` (RFC 8550 4, RFC 5280 6.1)."""
+    try:
+        return _problems(cert, address, anchors, intermediates, now, purpose)
+    except MALFORMED_EXTENSIONS:
+        return [MALFORMED]
+
+
+# cryptography parses extensions when they are first read, and refuses some only then.
+MALFORMED_EXTENSIONS = (x509.DuplicateExtension, x509.UnsupportedGeneralNameType, ValueError)
+MALFORMED = "malformed"
+
+
+def _problems(
+    cert: x509.Certificate,
+    address: Address | str,
+    anchors: Sequence[x509.Certificate],
+    intermediates: Sequence[x509.Certificate],
+    now: dt.datetime,
+    purpose: Purpose,
+) -> list[str]:
     problems: list[str] = []
     if _is_ca(cert):
         problems.append(CA_CERTIFICATE)

@@ -66,6 +66,10 @@ class Keypair(Protocol):
         ...
 
 
+# cryptography refuses some certificate extensions only when they are read
+_X509_REFUSALS = (x509.DuplicateExtension, x509.UnsupportedGeneralNameType)
+
+
 @contextmanager
 def malformed(what: str) -> Iterator[None]:
     """asn1crypto parses lazily: a bad field raises only when it is read, anywhere below.
@@ -76,7 +80,7 @@ def malformed(what: str) -> Iterator[None]:
         yield
     except E2emailError:
         raise
-    except (ValueError, TypeError, KeyError, IndexError, OverflowError) as e:
+    except (ValueError, TypeError, KeyError, IndexError, OverflowError, *_X509_REFUSALS) as e:
         text = " ".join(str(e).split())[:200] or type(e).__name__
         raise CryptoError(f"malformed {what}: {text}") from None
 

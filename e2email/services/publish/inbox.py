@@ -117,11 +117,11 @@ def wait_for_request(
 def _scan(
     rt: Runtime, session: ImapSession, want: Expected, watch: Watch
 ) -> wks.ConfirmationRequest | None:
-    selected = session.select(FOLDER, readonly=True)
-    uids = session.search(["FROM", str(want.submission)])
-    fresh = [u for u in uids if f"{selected.uidvalidity}:{u}" not in watch.seen]
-    for message in session.fetch(fresh):
-        key = f"{selected.uidvalidity}:{message.uid}"
+    inbox = session.examine(FOLDER)  # read-only: the confirmation stays unread for the user
+    uids = inbox.search(["FROM", str(want.submission)])
+    fresh = [u for u in uids if f"{inbox.selected.uidvalidity}:{u}" not in watch.seen]
+    for message in inbox.fetch(fresh):
+        key = f"{inbox.selected.uidvalidity}:{message.uid}"
         watch.seen.add(key)
         try:
             return judge(rt, message.raw, want)
