@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from e2email.core import pgpkeys
+from e2email.core import pgpkeys, wkd
 from e2email.errors import MessageError, UsageError
 from e2email.model import Address
 
@@ -83,29 +83,10 @@ def hkp_by_fingerprint(host: str, port: int, fpr: str) -> Request:
     return hkp_get(host, port, "0x" + fingerprint(fpr))
 
 
-def status_problem(status: int) -> str | None:
-    """None for 200; else ``not-found`` (404, 410), ``redirect`` (3xx) or ``http-error``."""
-    if status == 200:
-        return None
-    if status in (404, 410):
-        return "not-found"
-    if 300 <= status < 400:
-        return "redirect"
-    return "http-error"
-
-
 def filter_answer(body: bytes, address: Address) -> tuple[list[pgpkeys.KeyBlock], list[str]]:
-    """The keys of an answer for ``address``, trimmed to its user IDs, and why others went.
-
-    The same rules as a WKD answer (security.md items 5 and 14). Reasons: ``empty``,
-    ``malformed``, ``unsupported-version``, ``uid-mismatch`` (also a key with no user ID).
-    """
-    if not body.strip():
-        return [], ["empty"]
-    try:
-        return pgpkeys.filter_for(body, pgpkeys.address_filter(address))
-    except (pgpkeys.PacketError, IndexError):
-        return [], ["malformed"]
+    """The keys of an answer for ``address``, trimmed to its user IDs: WKD's rules exactly
+    (security.md items 5 and 14; ``wkd.filter_answer``)."""
+    return wkd.filter_answer(body, address)
 
 
 def same_key(body: bytes, fpr: str) -> tuple[list[pgpkeys.KeyBlock], list[str]]:

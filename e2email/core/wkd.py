@@ -112,5 +112,5 @@ def filter_answer(body: bytes, address: Address) -> tuple[list[pgpkeys.KeyBlock]
         return [], ["empty"]
     try:
         return pgpkeys.filter_for(body, pgpkeys.address_filter(address))
-    except pgpkeys.PacketError:
+    except (pgpkeys.PacketError, IndexError):
         return [], ["malformed"]

@@ -18,8 +18,9 @@ from e2email.config import Keyserver
 from e2email.core import keyserver
 from e2email.errors import MessageError
 from e2email.model import Address, Protocol, Rejection
-from e2email.services.discovery.judge import Context, Outcome, Task, failed, judge_openpgp, nothing
-from e2email.services.discovery.wkd import HTTP_REASONS
+from e2email.services.discovery.fetch import Get
+from e2email.services.discovery.fetch import fetch as fetch_url
+from e2email.services.discovery.judge import Context, Outcome, Task, judge_openpgp
 
 
 def tasks(address: Address, ctx: Context, protocols: Collection[Protocol]) -> list[Task]:
@@ -32,24 +33,8 @@ def tasks(address: Address, ctx: Context, protocols: Collection[Protocol]) -> li
 
 def fetch(ctx: Context, req: keyserver.Request, timeout: float) -> http.Response | Outcome:
     """The answer to ``req``, or the Outcome that says why there is none."""
-    try:
-        resp = http.get(
-            ctx.resolver,
-            ctx.tls_context,
-            req.host,
-            req.path,
-            max_bytes=keyserver.MAX_BODY,
-            timeout=timeout,
-            port=req.port,
-        )
-    except http.HttpError as e:
-        return failed(req.kind, HTTP_REASONS.get(e.kind, "http-error"), req.url)
-    problem = keyserver.status_problem(resp.status)
-    if problem == "not-found":
-        return nothing(req.kind, req.url)
-    if problem is not None:
-        return failed(req.kind, problem, req.url)
-    return resp
+    get = Get(req.kind, req.host, req.path, req.url, req.port)
+    return fetch_url(ctx, get, max_bytes=keyserver.MAX_BODY, timeout=timeout)
 
 
 def vks_lookup(address: Address, server: Keyserver, ctx: Context, timeout: float) -> Outcome:

@@ -10,21 +10,12 @@ from collections.abc import Collection
 from dataclasses import replace
 from functools import partial
 
-from e2email.adapters import http
 from e2email.adapters.dns import DnsFailure, Resolver
 from e2email.core import wkd
 from e2email.errors import MessageError
 from e2email.model import Address, Protocol, Rejection
-from e2email.services.discovery.judge import Context, Outcome, Task, failed, judge_openpgp, nothing
-
-HTTP_REASONS = {
-    "tls": "tls-error",
-    "timeout": "timeout",
-    "dns": "dns-error",
-    "connect": "connect-error",
-    "http": "http-error",
-    "size": "too-large",
-}
+from e2email.services.discovery.fetch import Get, fetch
+from e2email.services.discovery.judge import Context, Outcome, Task, failed, judge_openpgp
 
 
 def tasks(address: Address, ctx: Context, protocols: Collection[Protocol]) -> list[Task]:
@@ -43,22 +34,10 @@ def wkd_lookup(address: Address, ctx: Context, timeout: float) -> Outcome:
     except DnsFailure:
         return failed(advanced.method, "dns-error", advanced.url)
     req = advanced if exists else direct
-    try:
-        resp = http.get(
-            ctx.resolver,
-            ctx.tls_context,
-            req.host,
-            req.path,
-            max_bytes=wkd.MAX_BODY,
-            timeout=timeout,
-        )
-    except http.HttpError as e:
-        return failed(req.method, HTTP_REASONS.get(e.kind, "http-error"), req.url)
-    problem = wkd.status_problem(resp.status)
-    if problem == "not-found":
-        return nothing(req.method, req.url)
-    if problem is not None:
-        return failed(req.method, problem, req.url)
+    get = Get(req.method, req.host, req.path, req.url)
+    resp = fetch(ctx, get, max_bytes=wkd.MAX_BODY, timeout=timeout)
+    if isinstance(resp, Outcome):
+        return resp
     return replace(_wkd_body(resp.body, address, req.method, ctx), where=req.url)
 
 
