@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from .stack import Stack, start_stack
-from .support import gpg_home  # noqa: F401  (fixture registration)
+from .support import GpgHome, gpg_home  # noqa: F401  (fixture registration)
 
 
 @pytest.fixture(scope="session")
@@ -19,3 +19,14 @@ def stack() -> Iterator[Stack]:
     """
     with start_stack() as running:
         yield running
+
+
+@pytest.fixture(scope="module")
+def homes() -> Iterator[dict[str, GpgHome]]:
+    """alice's and bob's GnuPG homes, each with the other's public key (folder decryption)."""
+    from tests.services.imapcorpus import make_home
+
+    made = {"alice": make_home("alice", "bob"), "bob": make_home("bob", "alice")}
+    yield made
+    for h in made.values():
+        h.close()

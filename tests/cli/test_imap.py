@@ -14,7 +14,6 @@ import subprocess
 import sys
 import threading
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +24,6 @@ from tests.services import imapcorpus as corpus
 from tests.support import SMIME, Cli, GpgHome, cli_env
 
 CLI = [sys.executable, "-m", "e2email.cli.main"]
-
-
-@pytest.fixture(scope="module")
-def homes() -> Iterator[dict[str, GpgHome]]:
-    made = {"alice": corpus.make_home("alice", "bob"), "bob": corpus.make_home("bob", "alice")}
-    yield made
-    for h in made.values():
-        h.close()
 
 
 def offline_config(tmp: Path, port: int) -> Path:

@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 
 from tests.interop.engines import Nss, strip_nss_header
-from tests.services import imapcheck as check
+from tests.interop.readback import decrypted_by_e2email
 from tests.services import imapcorpus as corpus
 from tests.services.protect_helpers import CLEAR_OK, make_cli, p7m, parse, split_signed
-from tests.support import SMIME, Cli, GpgHome, cli_env
+from tests.support import SMIME, Cli, GpgHome
 
 pytestmark = pytest.mark.stack
 
@@ -135,24 +135,9 @@ def test_nss_mail_read_by_imap_decrypt(stack: Any, tmp_path: Path) -> None:
         )  # fmt: skip
     finally:
         alice.close()
-    box = "Nss-" + uuid.uuid4().hex[:8]
     mid = f"<{uuid.uuid4().hex}@nss.example.test>"
     raw = nss_message(mid, enveloped, "enveloped-data")
-    check.append(stack, box, [corpus.Sample("nss", raw, "NSS-BACK-MARKER", True)])
-    bob = corpus.make_home("bob", "alice")
-    try:
-        cfg = check.config(tmp_path, stack, bob.path)
-        p = Cli(cfg, cli_env(tmp_path))("imap", "decrypt", "--account", "bob", "--folder", box,
-                                        "--to-folder", box + ".D", "--json")  # fmt: skip
-    finally:
-        bob.close()
-    assert p.returncode == 0, p.stdout.decode() + p.stderr.decode()
-    assert json.loads(p.stdout)["kinds"] == {"smime": 1}
-    [copy] = check.messages(stack, box + ".D")
-    assert b"NSS-BACK-MARKER" in copy.raw
-    assert (copy.header("E2email-Signature") or "").startswith("good"), copy.header(
-        "E2email-Signature"
-    )
+    decrypted_by_e2email(stack, tmp_path, raw, "smime", "NSS-BACK-MARKER")
 
 
 REFUSED = [

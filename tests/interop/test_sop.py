@@ -4,7 +4,6 @@ encrypted+signed PGP/MIME read by ``e2email imap decrypt``."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,10 +12,10 @@ from typing import Any
 import pytest
 
 from tests.interop.engines import Sop
-from tests.services import imapcheck as check
+from tests.interop.readback import decrypted_by_e2email
 from tests.services import imapcorpus as corpus
 from tests.services.protect_helpers import armored, make_cli, parse
-from tests.support import OPENPGP, Cli, cli_env, fingerprint
+from tests.support import OPENPGP, fingerprint
 
 pytestmark = pytest.mark.stack
 
@@ -102,19 +101,4 @@ def test_sop_mail_read_by_imap_decrypt(
         raw = pgp_mime_by(sop, "SOP-BACK-MARKER", f"<{uuid.uuid4().hex}@sop.example.test>")
     finally:
         sop.close()
-    box = "Sop-" + uuid.uuid4().hex[:8]
-    check.append(stack, box, [corpus.Sample(command, raw, "SOP-BACK-MARKER", True)])
-    bob = corpus.make_home("bob", "alice")
-    try:
-        cfg = check.config(tmp_path, stack, bob.path)
-        p = Cli(cfg, cli_env(tmp_path))("imap", "decrypt", "--account", "bob", "--folder", box,
-                                        "--to-folder", box + ".D", "--json")  # fmt: skip
-    finally:
-        bob.close()
-    assert p.returncode == 0, p.stdout.decode() + p.stderr.decode()
-    assert json.loads(p.stdout)["kinds"] == {"pgp-mime": 1}
-    [copy] = check.messages(stack, box + ".D")
-    assert b"SOP-BACK-MARKER" in copy.raw
-    assert (copy.header("E2email-Signature") or "").startswith("good"), copy.header(
-        "E2email-Signature"
-    )
+    decrypted_by_e2email(stack, tmp_path, raw, "pgp-mime", "SOP-BACK-MARKER")

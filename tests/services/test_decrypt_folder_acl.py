@@ -68,14 +68,6 @@ def server(stack: Any) -> Iterator[tuple[_View, Dovecot]]:
     stack.procs.stop([dovecot.daemon])
 
 
-@pytest.fixture(scope="module")
-def homes() -> Iterator[dict[str, GpgHome]]:
-    made = {"alice": corpus.make_home("alice", "bob"), "bob": corpus.make_home("bob", "alice")}
-    yield made
-    for h in made.values():
-        h.close()
-
-
 def read_only_box(view: _View, dovecot: Dovecot, samples: list[corpus.Sample]) -> str:
     """A folder holding ``samples`` whose owner then keeps only lookup and read."""
     box = "ReadOnly-" + uuid.uuid4().hex[:8]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import shutil
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +21,6 @@ from tests.services.test_decrypt_folder_stack import GOOD, assert_copies, run
 from tests.support import Cli, GpgHome, cli_env
 
 pytestmark = pytest.mark.stack
-
-
-@pytest.fixture(scope="module")
-def homes() -> Iterator[dict[str, GpgHome]]:
-    made = {"alice": corpus.make_home("alice", "bob"), "bob": corpus.make_home("bob", "alice")}
-    yield made
-    for h in made.values():
-        h.close()
 
 
 @pytest.fixture

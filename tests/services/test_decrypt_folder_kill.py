@@ -16,7 +16,6 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,14 +28,6 @@ from tests.support import GpgHome, cli_env
 pytestmark = pytest.mark.stack
 
 COUNT = 40
-
-
-@pytest.fixture(scope="module")
-def homes() -> Iterator[dict[str, GpgHome]]:
-    made = {"alice": corpus.make_home("alice", "bob"), "bob": corpus.make_home("bob", "alice")}
-    yield made
-    for h in made.values():
-        h.close()
 
 
 def copies_in(conn: Any, box: str) -> int:

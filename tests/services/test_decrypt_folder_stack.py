@@ -12,7 +12,6 @@ import hashlib
 import json
 import re
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +22,6 @@ from tests.services import imapcorpus as corpus
 from tests.support import Cli, GpgHome, cli_env
 
 pytestmark = pytest.mark.stack
-
-
-@pytest.fixture(scope="module")
-def homes() -> Iterator[dict[str, GpgHome]]:
-    made = {"alice": corpus.make_home("alice", "bob"), "bob": corpus.make_home("bob", "alice")}
-    yield made
-    for h in made.values():
-        h.close()
 
 
 @pytest.fixture
