@@ -18,12 +18,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from e2email.adapters import secrets
 from e2email.adapters.imap import Fetched, ImapSession, ReadOnlyFolder
 from e2email.config import Account
 from e2email.core import reader
 from e2email.errors import ConfigError, UsageError
 from e2email.services.imap import pipeline, targets
+from e2email.services.imap.session import account_secret, connect
 from e2email.services.runtime import Runtime
 
 SEARCH = [
@@ -104,8 +104,8 @@ def decrypt_folder(
     start = time.monotonic()
     account = _imap_account(rt, req)
     report = FolderReport(account.name, req.folder, req.mode.value, req.target, req.dry_run)
-    secret = _secret(rt, account)
-    source = _session(rt, account, secret)
+    secret = account_secret(rt, account)
+    source = connect(rt, account, secret)
     try:
         if not source.exists(req.folder):
             raise UsageError(f"there is no folder {req.folder!r} on {account.imap_host}")
@@ -149,37 +149,6 @@ def _imap_account(rt: Runtime, req: FolderRequest) -> Account:
     return account
 
 
-def _secret(rt: Runtime, account: Account) -> str:
-    """The account's OAuth access token (``oauth_token_command``), else its password."""
-    if account.oauth_token_command:
-        what = f"accounts.{account.name}.oauth_token_command"
-        return secrets.from_command(account.oauth_token_command, what)
-    return rt.password(account)
-
-
-def _session(rt: Runtime, account: Account, secret: str) -> ImapSession:
-    """An authenticated connection: TLS verified (and pinned), then LOGIN or OAuth."""
-    session = ImapSession.open(
-        account.imap_host or "",
-        account.imap_port,
-        security=account.imap_security,
-        context=rt.tls_context,
-        resolver=rt.resolver,
-        timeout=rt.settings.network.timeout,
-        pin=account.imap_pin,
-    )
-    user = account.username or account.from_[0]
-    try:
-        if account.oauth_token_command:
-            session.login_oauth(user, secret, account.auth_mechanism)
-        else:
-            session.login(user, secret)
-    except BaseException:
-        session.logout()
-        raise
-    return session
-
-
 @dataclass(frozen=True)
 class _Context:
     rt: Runtime
@@ -217,7 +186,7 @@ def _run(ctx: _Context, box: ReadOnlyFolder, uids: list[int], index: targets.Ind
     if req.mode is Mode.TO_MAILDIR:  # no connection but the read-only one to the source
         _write(ctx, box, uids, targets.MaildirTarget(_maildir(req)), index)
         return
-    writer = _session(ctx.rt, ctx.account, ctx.secret)
+    writer = connect(ctx.rt, ctx.account, ctx.secret)
     try:
         if req.mode is Mode.TO_FOLDER:
             _write(ctx, box, uids, targets.FolderTarget(writer, req.target or ""), index)

@@ -18,6 +18,7 @@ from e2email.config import Account
 from e2email.core import wks
 from e2email.errors import ConfigError, CryptoError, E2emailError, TemporaryFailure
 from e2email.model import Address
+from e2email.services.imap.session import account_secret, connect
 from e2email.services.runtime import Runtime
 
 FOLDER = "INBOX"
@@ -46,30 +47,7 @@ def open_session(rt: Runtime, account: Account) -> ImapSession:
         raise ConfigError(
             f"accounts.{account.name}: imap_host is needed to receive the confirmation request"
         )
-    session = ImapSession.open(
-        account.imap_host,
-        account.imap_port,
-        security=account.imap_security,
-        context=rt.tls_context,
-        resolver=rt.resolver,
-        timeout=rt.settings.network.timeout,
-        pin=account.imap_pin,
-    )
-    user = account.username or account.from_[0]
-    try:
-        if account.oauth_token_command:
-            from e2email.adapters import secrets
-
-            token = secrets.from_command(
-                account.oauth_token_command, f"accounts.{account.name}.oauth_token_command"
-            )
-            session.login_oauth(user, token, account.auth_mechanism)
-        else:
-            session.login(user, rt.password(account))
-    except BaseException:
-        session.logout()
-        raise
-    return session
+    return connect(rt, account, account_secret(rt, account))
 
 
 def judge(rt: Runtime, raw: bytes, want: Expected) -> wks.ConfirmationRequest:
